@@ -1,0 +1,309 @@
+// Reductions. Every reduction first lays the input out as rows (outer, inner)
+// with the reduced dims innermost (a permute + contiguous, free when they
+// already are), then reduces each row.
+#include "attnkit/ops/reduce.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "attnkit/core/autograd.h"
+#include "attnkit/ops/elementwise.h"
+#include "kernels/dispatch.h"
+
+namespace attnkit {
+
+namespace {
+
+struct RowLayout {
+  Tensor rows;        // (outer, inner), contiguous
+  int64_t outer = 1;
+  int64_t inner = 1;
+  Shape out_shape;    // without reduced dims
+  Shape keep_shape;   // with reduced dims as size 1
+  std::vector<int64_t> permutation;  // input dims -> rows order
+};
+
+RowLayout to_rows(const Tensor& x, const Dims& dims, const char* op) {
+  const int64_t nd = x.dim();
+  std::vector<bool> reduced(static_cast<size_t>(nd), dims.empty());
+  for (int64_t d : dims) {
+    int64_t w = wrap_dim(d, nd, op);
+    if (nd == 0) continue;
+    AK_CHECK(!reduced[w] || dims.empty(), op, ": dim ", d, " appears more than once in ", shape_str(dims));
+    reduced[w] = true;
+  }
+  RowLayout layout;
+  for (int64_t d = 0; d < nd; ++d) {
+    if (!reduced[d]) {
+      layout.permutation.push_back(d);
+      layout.out_shape.push_back(x.size(d));
+      layout.outer *= x.size(d);
+    }
+  }
+  for (int64_t d = 0; d < nd; ++d) {
+    if (reduced[d]) {
+      layout.permutation.push_back(d);
+      layout.inner *= x.size(d);
+    }
+    layout.keep_shape.push_back(reduced[d] ? 1 : x.size(d));
+  }
+  NoGradGuard no_grad;
+  layout.rows = x.detach().permute(layout.permutation).contiguous().reshape({layout.outer, layout.inner});
+  return layout;
+}
+
+// Per row: f(row pointer, length) -> value; parallel over rows.
+template <typename In, typename Out, typename F>
+void reduce_rows(const RowLayout& layout, Out* out, F f) {
+  const In* data = static_cast<const In*>(layout.rows.data_ptr());
+  const int64_t inner = layout.inner;
+#pragma omp parallel for schedule(static) if (layout.outer > 1 && layout.outer * inner > (1 << 15))
+  for (int64_t r = 0; r < layout.outer; ++r) out[r] = f(data + r * inner, inner);
+}
+
+// Sum of a row in double; a long single row is split across threads.
+template <typename T>
+double row_sum(const T* row, int64_t n, bool parallel) {
+  double total = 0.0;
+#pragma omp parallel for reduction(+ : total) schedule(static) if (parallel && n > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) total += kernels::cast_value<double>(row[i]);
+  return total;
+}
+
+Tensor finish_shape(const Tensor& out_flat, const RowLayout& layout, bool keepdim) {
+  return out_flat.reshape(keepdim ? layout.keep_shape : layout.out_shape);
+}
+
+// The output gradient of a reduction broadcast back over the input's shape.
+Tensor expand_grad(const Tensor& g, const Shape& keep_shape, const Shape& input_shape) {
+  return g.reshape(keep_shape).expand(input_shape);
+}
+
+Tensor sum_impl(const Tensor& x, const Dims& dims, bool keepdim, bool all) {
+  const char* op = "sum";
+  RowLayout layout = to_rows(x, all ? Dims{} : dims, op);
+  DType out_dtype = is_floating(x.dtype()) ? kFloat32 : kInt64;
+  Tensor out = empty({layout.outer}, out_dtype);
+  const bool single_row = layout.outer == 1;
+  kernels::visit_dtype(x.dtype(), [&]<typename T>() {
+    if (out_dtype == kFloat32) {
+      reduce_rows<T, float>(layout, out.data<float>(), [&](const T* row, int64_t n) {
+        return static_cast<float>(row_sum(row, n, single_row));
+      });
+    } else {
+      reduce_rows<T, int64_t>(layout, out.data<int64_t>(), [&](const T* row, int64_t n) {
+        int64_t total = 0;
+        for (int64_t i = 0; i < n; ++i) total += kernels::cast_value<int64_t>(row[i]);
+        return total;
+      });
+    }
+  });
+  Tensor result = finish_shape(out, layout, keepdim && !all);
+  if (autograd::needs_grad({&x})) {
+    Shape keep = layout.keep_shape, input_shape = x.shape();
+    autograd::record("sum", result, {x}, [keep, input_shape](const Tensor& g, const std::vector<bool>&) {
+      return std::vector<Tensor>{expand_grad(g, keep, input_shape)};
+    });
+  }
+  return result;
+}
+
+void check_floating(const Tensor& x, const char* op) {
+  AK_CHECK(is_floating(x.dtype()), op, ": expected a floating point tensor, got ",
+           dtype_name(x.dtype()), "; convert with .to(float32)");
+}
+
+Tensor mean_impl(const Tensor& x, const Dims& dims, bool keepdim, bool all) {
+  check_floating(x, "mean");
+  RowLayout layout = to_rows(x, all ? Dims{} : dims, "mean");
+  const int64_t count = layout.inner;
+  Tensor s;
+  {
+    NoGradGuard no_grad;
+    s = all ? sum(x) : sum(x, dims, keepdim);
+  }
+  Tensor result = div(s, static_cast<double>(count));  // 0 / 0 = NaN for empty, as PyTorch
+  if (autograd::needs_grad({&x})) {
+    Shape keep = layout.keep_shape, input_shape = x.shape();
+    autograd::record("mean", result, {x},
+                     [keep, input_shape, count](const Tensor& g, const std::vector<bool>&) {
+                       return std::vector<Tensor>{
+                           expand_grad(div(g, static_cast<double>(count)), keep, input_shape)};
+                     });
+  }
+  return result;
+}
+
+Tensor var_impl(const Tensor& x, const Dims& dims, int64_t correction, bool keepdim, bool all) {
+  check_floating(x, "var");
+  AK_CHECK(correction >= 0, "var: correction must be non-negative, got ", correction);
+  RowLayout layout = to_rows(x, all ? Dims{} : dims, "var");
+  Tensor out = empty({layout.outer}, kFloat32);
+  Tensor means = empty({layout.outer}, kFloat32);
+  const double denominator = static_cast<double>(layout.inner - correction);
+  Tensor rows_f = layout.rows.to(kFloat32);
+  const float* data = rows_f.data<float>();
+  float* o = out.data<float>();
+  float* m = means.data<float>();
+  const int64_t inner = layout.inner;
+#pragma omp parallel for schedule(static) if (layout.outer > 1 && layout.outer * inner > (1 << 15))
+  for (int64_t r = 0; r < layout.outer; ++r) {
+    const float* row = data + r * inner;
+    double mu = 0.0;  // two passes: mean, then squared deviations (stable)
+    for (int64_t i = 0; i < inner; ++i) mu += row[i];
+    mu /= static_cast<double>(inner);
+    double ss = 0.0;
+    for (int64_t i = 0; i < inner; ++i) ss += (row[i] - mu) * (row[i] - mu);
+    m[r] = static_cast<float>(mu);
+    o[r] = denominator > 0 ? static_cast<float>(ss / denominator)
+                           : std::numeric_limits<float>::quiet_NaN();
+  }
+  Tensor result = finish_shape(out, layout, keepdim && !all);
+  if (autograd::needs_grad({&x})) {
+    Shape keep = layout.keep_shape, input_shape = x.shape();
+    Tensor saved_x = x.detach(), saved_mean = means.reshape(keep);
+    autograd::record("var", result, {x},
+                     [keep, input_shape, saved_x, saved_mean, denominator](const Tensor& g,
+                                                                          const std::vector<bool>&) {
+                       // d var / dx_i = 2 (x_i - mean) / (N - correction)
+                       Tensor scale = mul(g.reshape(keep), 2.0 / denominator);
+                       return std::vector<Tensor>{mul(sub(saved_x, saved_mean), scale)};
+                     });
+  }
+  return result;
+}
+
+// Index of the extreme element of each row (first one on ties; NaN wins, as torch).
+template <typename T>
+int64_t row_extreme(const T* row, int64_t n, bool want_max) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < n; ++i) {
+    T v = row[i], b = row[best];
+    if constexpr (std::is_floating_point_v<T>) {
+      if (b != b) break;
+      if (v != v) { best = i; break; }
+    }
+    if (want_max ? v > b : v < b) best = i;
+  }
+  return best;
+}
+
+// values, indices (int64 flat row offsets) of the extreme of each row.
+ValuesIndices extreme_impl(const Tensor& x, const Dims& dims, bool keepdim, bool want_max,
+                           const char* op, RowLayout* layout_out = nullptr) {
+  RowLayout layout = to_rows(x, dims, op);
+  AK_CHECK(layout.inner > 0, op, ": cannot reduce over an empty dimension (input shape ",
+           shape_str(x.shape()), ")");
+  AK_CHECK(x.dtype() != kBool, op, ": not supported for bool tensors");
+  DType value_dtype = x.dtype() == kBFloat16 ? kFloat32 : x.dtype();
+  Tensor rows = layout.rows.to(value_dtype);
+  Tensor values = empty({layout.outer}, value_dtype);
+  Tensor indices = empty({layout.outer}, kInt64);
+  int64_t* idx = indices.data<int64_t>();
+  kernels::visit_dtype(value_dtype, [&]<typename T>() {
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, int64_t> || std::is_same_v<T, int32_t>) {
+      const T* data = rows.data<T>();
+      T* v = values.data<T>();
+      const int64_t inner = layout.inner;
+#pragma omp parallel for schedule(static) if (layout.outer > 1 && layout.outer * inner > (1 << 15))
+      for (int64_t r = 0; r < layout.outer; ++r) {
+        idx[r] = row_extreme(data + r * inner, inner, want_max);
+        v[r] = data[r * inner + idx[r]];
+      }
+    }
+  });
+  ValuesIndices result{finish_shape(values, layout, keepdim), finish_shape(indices, layout, keepdim)};
+  if (autograd::needs_grad({&x})) {
+    // Scatter the gradient to the chosen element of each row, then undo the permutation.
+    Shape input_shape = x.shape();
+    std::vector<int64_t> permutation = layout.permutation;
+    Tensor flat_idx = indices;
+    const int64_t outer = layout.outer, inner = layout.inner;
+    autograd::record(op, result.values, {x},
+                     [input_shape, permutation, flat_idx, outer, inner](const Tensor& g,
+                                                                       const std::vector<bool>&) {
+                       Tensor grad_rows = zeros({outer, inner});
+                       Tensor gc = g.contiguous().reshape({outer});
+                       const float* pg = gc.data<float>();
+                       const int64_t* pi = flat_idx.data<int64_t>();
+                       float* pr = grad_rows.data<float>();
+                       for (int64_t r = 0; r < outer; ++r) pr[r * inner + pi[r]] = pg[r];
+                       Shape permuted(permutation.size());
+                       std::vector<int64_t> inverse(permutation.size());
+                       for (size_t i = 0; i < permutation.size(); ++i) {
+                         permuted[i] = input_shape[permutation[i]];
+                         inverse[permutation[i]] = static_cast<int64_t>(i);
+                       }
+                       return std::vector<Tensor>{grad_rows.reshape(permuted).permute(inverse).contiguous()};
+                     });
+  }
+  if (layout_out) *layout_out = layout;
+  return result;
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& x) { return sum_impl(x, {}, false, true); }
+Tensor sum(const Tensor& x, const Dims& dims, bool keepdim) { return sum_impl(x, dims, keepdim, dims.empty()); }
+Tensor mean(const Tensor& x) { return mean_impl(x, {}, false, true); }
+Tensor mean(const Tensor& x, const Dims& dims, bool keepdim) {
+  return mean_impl(x, dims, keepdim, dims.empty());
+}
+Tensor var(const Tensor& x, int64_t correction) { return var_impl(x, {}, correction, false, true); }
+Tensor var(const Tensor& x, const Dims& dims, int64_t correction, bool keepdim) {
+  return var_impl(x, dims, correction, keepdim, dims.empty());
+}
+
+Tensor max(const Tensor& x) {
+  AK_CHECK(x.numel() > 0, "max: cannot reduce an empty tensor (shape ", shape_str(x.shape()), ")");
+  return extreme_impl(x.reshape({-1}), {0}, false, true, "max").values;
+}
+Tensor min(const Tensor& x) {
+  AK_CHECK(x.numel() > 0, "min: cannot reduce an empty tensor (shape ", shape_str(x.shape()), ")");
+  return extreme_impl(x.reshape({-1}), {0}, false, false, "min").values;
+}
+ValuesIndices max(const Tensor& x, int64_t dim, bool keepdim) {
+  return extreme_impl(x, {wrap_dim(dim, x.dim(), "max")}, keepdim && x.dim() > 0, true, "max");
+}
+ValuesIndices min(const Tensor& x, int64_t dim, bool keepdim) {
+  return extreme_impl(x, {wrap_dim(dim, x.dim(), "min")}, keepdim && x.dim() > 0, false, "min");
+}
+
+Tensor argmax(const Tensor& x) {
+  AK_CHECK(x.numel() > 0, "argmax: cannot reduce an empty tensor");
+  NoGradGuard no_grad;
+  return extreme_impl(x.reshape({-1}), {0}, false, true, "argmax").indices;
+}
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
+  NoGradGuard no_grad;
+  return extreme_impl(x, {wrap_dim(dim, x.dim(), "argmax")}, keepdim && x.dim() > 0, true, "argmax").indices;
+}
+Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
+  NoGradGuard no_grad;
+  return extreme_impl(x, {wrap_dim(dim, x.dim(), "argmin")}, keepdim && x.dim() > 0, false, "argmin").indices;
+}
+
+Tensor sum_to_shape(const Tensor& x, const Shape& shape) {
+  if (x.shape() == shape) return x;
+  const int64_t lead = x.dim() - static_cast<int64_t>(shape.size());
+  AK_CHECK(lead >= 0, "sum_to_shape: cannot sum ", shape_str(x.shape()), " to ", shape_str(shape));
+  Dims dims;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (d < lead) {
+      dims.push_back(d);
+    } else if (shape[d - lead] == 1 && x.size(d) != 1) {
+      dims.push_back(d);
+    } else {
+      AK_CHECK(shape[d - lead] == x.size(d), "sum_to_shape: cannot sum ", shape_str(x.shape()),
+               " to ", shape_str(shape));
+    }
+  }
+  if (dims.empty()) return x.reshape(shape);
+  return sum(x, dims, true).reshape(shape);
+}
+
+}  // namespace attnkit
