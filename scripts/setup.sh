@@ -1,0 +1,47 @@
+# Sourced by scripts/demo and scripts/test: installs what a fresh Debian 12
+# machine is missing, and nothing when it is all there.
+#   setup_system           Debian packages (apt-get) for the C++ build
+#   setup_venv FILE        .venv with the pip requirements in FILE
+
+ATTNKIT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DEBIAN_PACKAGES=(g++ libdnnl-dev libgtest-dev nlohmann-json3-dev libcli11-dev libstb-dev)
+
+setup_system() {
+  local missing=()
+  for pkg in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+setup_venv() {
+  local requirements="$ATTNKIT_ROOT/$1"
+  local venv="$ATTNKIT_ROOT/.venv"
+  if [ ! -x "$venv/bin/python" ]; then
+    echo "setup: creating $venv"
+    python3 -m venv "$venv"
+  fi
+  # Reinstall only when the requirement files changed.
+  local stamp="$venv/.requirements-$(basename "$requirements" .txt).sha"
+  local digest
+  digest=$(cat "$ATTNKIT_ROOT"/requirements/*.txt | sha256sum | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+    echo "setup: installing Python packages from ${requirements#$ATTNKIT_ROOT/}"
+    "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+    "$venv/bin/python" -m pip install -q -r "$requirements"
+    echo "$digest" > "$stamp"
+  fi
+  export PATH="$venv/bin:$PATH"
+}
+
+# Builds and installs the Python package into .venv (incremental: the CMake
+# build directory build/wheel persists between runs).
+install_python_package() {
+  (cd "$ATTNKIT_ROOT" && python -m pip install -q --no-build-isolation --no-deps .)
+}
