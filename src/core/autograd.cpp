@@ -21,11 +21,28 @@ void accumulate(Tensor& total, const Tensor& extra) {
 }  // namespace
 
 bool grad_mode_enabled() { return g_grad_mode; }
+void set_grad_enabled(bool enabled) { g_grad_mode = enabled; }
 
 NoGradGuard::NoGradGuard() : previous_(g_grad_mode) { g_grad_mode = false; }
 NoGradGuard::~NoGradGuard() { g_grad_mode = previous_; }
 GradModeGuard::GradModeGuard(bool enabled) : previous_(g_grad_mode) { g_grad_mode = enabled; }
 GradModeGuard::~GradModeGuard() { g_grad_mode = previous_; }
+
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> orphans;
+  auto adopt_sole_owned = [&orphans](std::vector<Edge>& edges) {
+    for (Edge& edge : edges) {
+      if (edge.node && edge.node.use_count() == 1) orphans.push_back(std::move(edge.node));
+    }
+  };
+  adopt_sole_owned(inputs_);
+  while (!orphans.empty()) {
+    std::shared_ptr<Node> node = std::move(orphans.back());
+    orphans.pop_back();
+    node->backward_ = nullptr;  // saved tensors go first, so they cannot recurse either
+    adopt_sole_owned(node->inputs_);
+  }  // `node` dies here with no edges left
+}
 
 std::vector<Tensor> Node::apply(const Tensor& grad_output) {
   if (!backward_) {

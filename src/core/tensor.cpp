@@ -53,6 +53,7 @@ int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "size"
 int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
 
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;  // no element to misplace (as PyTorch)
   int64_t expected = 1;
   for (int64_t d = dim() - 1; d >= 0; --d) {
     if (shape()[d] == 1) continue;
@@ -148,6 +149,13 @@ Tensor& Tensor::fill_(double value) {
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
+  bool broadcastable = src.dim() <= dim();
+  for (int64_t i = 1; broadcastable && i <= src.dim(); ++i) {
+    int64_t have = src.shape()[src.dim() - i];
+    broadcastable = have == 1 || have == shape()[dim() - i];
+  }
+  AK_CHECK(broadcastable, "copy_: source of shape ", shape_str(src.shape()),
+           " does not broadcast to the destination's shape ", shape_str(shape()));
   kernels::copy_into(*this, src.expand(shape()).detach());
   return *this;
 }

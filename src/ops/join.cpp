@@ -56,6 +56,8 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
   dim = wrap_dim(dim, tensors.front().dim() + 1, "stack");
   std::vector<Tensor> expanded;
   for (size_t i = 0; i < tensors.size(); ++i) {
+    AK_CHECK(tensors[i].dtype() == tensors.front().dtype(), "stack: expected all tensors to have dtype ",
+             dtype_name(tensors.front().dtype()), ", got ", dtype_name(tensors[i].dtype()), " for tensor ", i);
     AK_CHECK(tensors[i].shape() == tensors.front().shape(), "stack: expects each tensor to be equal ",
              "size, but got ", shape_str(tensors.front().shape()), " at entry 0 and ",
              shape_str(tensors[i].shape()), " at entry ", i);

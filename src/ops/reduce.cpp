@@ -278,6 +278,11 @@ Tensor argmax(const Tensor& x) {
   NoGradGuard no_grad;
   return extreme_impl(x.reshape({-1}), {0}, false, true, "argmax").indices;
 }
+Tensor argmin(const Tensor& x) {
+  AK_CHECK(x.numel() > 0, "argmin: cannot reduce an empty tensor");
+  NoGradGuard no_grad;
+  return extreme_impl(x.reshape({-1}), {0}, false, false, "argmin").indices;
+}
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
   NoGradGuard no_grad;
   return extreme_impl(x, {wrap_dim(dim, x.dim(), "argmax")}, keepdim && x.dim() > 0, true, "argmax").indices;

@@ -16,6 +16,9 @@
 namespace attnkit::autograd {
 
 bool grad_mode_enabled();
+// Sets grad mode for the calling thread (for context managers that enter and
+// exit in separate calls; prefer the guards below in C++).
+void set_grad_enabled(bool enabled);
 
 // RAII: disables recording for its lifetime (thread-local, nests).
 class NoGradGuard {
@@ -60,6 +63,11 @@ class Node {
        std::vector<Shape> input_shapes)
       : name_(std::move(name)), backward_(std::move(backward)),
         inputs_(std::move(inputs)), input_shapes_(std::move(input_shapes)) {}
+  // Frees the graph behind this node iteratively: the default, recursive
+  // destruction would overflow the stack on long chains (a 100k-step RNN).
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
 
   const std::string& name() const { return name_; }
   const std::vector<Edge>& inputs() const { return inputs_; }

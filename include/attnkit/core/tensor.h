@@ -78,6 +78,9 @@ class Tensor {
   std::string to_string() const;
 
   // ---- views (no copy; differentiable) ----
+  // One size may be -1 (inferred). Negative dims and indices count from the
+  // end; slice bounds are clamped like Python's; squeeze(dim) of a dim that
+  // is not 1 returns the tensor unchanged (all as PyTorch).
   Tensor reshape(const Shape& shape) const;  // view when possible, else copy
   Tensor view(const Shape& shape) const;     // error if not viewable
   Tensor permute(const std::vector<int64_t>& dims) const;
@@ -95,7 +98,9 @@ class Tensor {
   // ---- copies ----
   Tensor contiguous() const;  // self if already contiguous
   Tensor clone() const;
-  Tensor to(DType dtype) const;  // self if already that dtype
+  // Self if already that dtype. A dtype change is not recorded by autograd
+  // (gradients are float32 only): the result has no history.
+  Tensor to(DType dtype) const;
 
   // ---- in place (not recorded by autograd; for optimisers and init) ----
   Tensor& fill_(double value);

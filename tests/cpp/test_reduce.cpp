@@ -1,0 +1,258 @@
+// Reductions (ops/reduce.h): sum, mean, var, max, min, argmax, argmin,
+// sum_to_shape — forward against loops in double, gradients by finite
+// differences.
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <numeric>
+#include <set>
+
+#include "gradcheck.h"
+#include "reference.h"
+
+namespace attnkit::testing {
+namespace {
+
+struct DimsCase {
+  const char* name;
+  Dims dims;
+  bool keepdim;
+};
+
+const std::vector<DimsCase>& dims_cases() {
+  static const std::vector<DimsCase> cases = {
+      {"dim0", {0}, false},         {"dim1_keep", {1}, true},       {"last", {-1}, false},
+      {"last_keep", {-1}, true},    {"first_last", {0, 2}, false},  {"first_last_keep", {0, -1}, true},
+      {"all_three", {0, 1, 2}, false}, {"middle_neg", {-2}, false},
+  };
+  return cases;
+}
+
+using ReduceParam = std::tuple<size_t, Layout>;
+
+class ReduceDims : public ::testing::TestWithParam<ReduceParam> {
+ protected:
+  const DimsCase& dims_case() const { return dims_cases()[std::get<0>(GetParam())]; }
+  Tensor input() const { return relayout(randn_tensor({3, 4, 5}, 21), std::get<1>(GetParam())); }
+};
+
+TEST_P(ReduceDims, SumMeanVarForward) {
+  const DimsCase& c = dims_case();
+  Tensor x = input();
+  Shape shape;
+  std::vector<double> expected = reduce_reference(x, c.dims, c.keepdim, fold_sum, &shape);
+  Tensor s = sum(x, c.dims, c.keepdim);
+  EXPECT_EQ(s.shape(), shape);
+  EXPECT_TRUE(all_close(s, expected, 1e-5, 1e-5));
+
+  expected = reduce_reference(x, c.dims, c.keepdim, fold_mean, &shape);
+  Tensor m = mean(x, c.dims, c.keepdim);
+  EXPECT_EQ(m.shape(), shape);
+  EXPECT_TRUE(all_close(m, expected, 1e-6, 1e-5));
+
+  for (int64_t correction : {0, 1}) {
+    expected = reduce_reference(x, c.dims, c.keepdim, fold_var(correction), &shape);
+    Tensor v = var(x, c.dims, correction, c.keepdim);
+    EXPECT_EQ(v.shape(), shape);
+    EXPECT_TRUE(all_close(v, expected, 1e-6, 1e-5)) << "correction " << correction;
+  }
+}
+
+TEST_P(ReduceDims, SumGradcheck) {
+  const DimsCase c = dims_case();
+  EXPECT_TRUE(gradcheck([&](const auto& in) { return sum(in[0], c.dims, c.keepdim); },
+                        {leaf(input())}));
+}
+
+TEST_P(ReduceDims, MeanGradcheck) {
+  const DimsCase c = dims_case();
+  EXPECT_TRUE(gradcheck([&](const auto& in) { return mean(in[0], c.dims, c.keepdim); },
+                        {leaf(input())}));
+}
+
+TEST_P(ReduceDims, VarGradcheck) {
+  const DimsCase c = dims_case();
+  for (int64_t correction : {0, 1}) {
+    EXPECT_TRUE(gradcheck([&](const auto& in) { return var(in[0], c.dims, correction, c.keepdim); },
+                          {leaf(input())}))
+        << "correction " << correction;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Reduce, ReduceDims,
+    ::testing::Combine(::testing::Range<size_t>(0, dims_cases().size()),
+                       ::testing::Values(Layout::Contiguous, Layout::Transposed)),
+    [](const ::testing::TestParamInfo<ReduceParam>& info) {
+      return std::string(dims_cases()[std::get<0>(info.param)].name) + "_" +
+             layout_name(std::get<1>(info.param));
+    });
+
+TEST(Reduce, OverAllElements) {
+  Tensor x = relayout(randn_tensor({3, 4, 5}, 22), Layout::Strided);
+  std::vector<double> v = values(x);
+  Tensor s = sum(x), m = mean(x), v1 = var(x), v0 = var(x, 0);
+  EXPECT_EQ(s.dim(), 0);
+  EXPECT_EQ(m.dim(), 0);
+  EXPECT_EQ(v1.dim(), 0);
+  EXPECT_NEAR(s.item(), fold_sum(v), 1e-4);
+  EXPECT_NEAR(m.item(), fold_mean(v), 1e-6);
+  EXPECT_NEAR(v1.item(), fold_var(1)(v), 1e-5);
+  EXPECT_NEAR(v0.item(), fold_var(0)(v), 1e-5);
+  EXPECT_EQ(max(x).dim(), 0);
+  EXPECT_EQ(max(x).item(), fold_max(v));
+  EXPECT_EQ(min(x).item(), fold_min(v));
+  EXPECT_EQ(argmax(x).dtype(), kInt64);
+  EXPECT_EQ(argmax(x).item(), fold_argmax(v));
+}
+
+TEST(Reduce, SumAccumulatesInDouble) {
+  // In float32, 1e8 + 1 rounds back to 1e8; a double accumulator keeps the 1.
+  Tensor x = from_vector({1e8f, 1.f, -1e8f}, {3});
+  EXPECT_EQ(sum(x).item(), 1.0);
+  EXPECT_EQ(sum(x.reshape({1, 3}), {1}).item(), 1.0);
+  // A long sum of 0.1s: float accumulation drifts by ~1e-2 here.
+  Tensor tenths = full({1 << 20}, 0.1);
+  EXPECT_NEAR(sum(tenths).item(), 0.1f * static_cast<double>(1 << 20), 1e-3);
+  EXPECT_NEAR(mean(tenths).item(), 0.1f, 1e-9);
+}
+
+TEST(Reduce, EmptyInputs) {
+  // Sums over nothing are 0, as in torch.
+  EXPECT_EQ(sum(zeros({0})).item(), 0.0);
+  Tensor s = sum(zeros({0, 3}), {0});
+  EXPECT_EQ(s.shape(), (Shape{3}));
+  EXPECT_TRUE(all_close(s, {0, 0, 0}, 0, 0));
+  EXPECT_EQ(sum(zeros({2, 0}), {1}, true).shape(), (Shape{2, 1}));
+}
+
+TEST(Reduce, IntegerSums) {
+  Tensor i = from_vector_i64({1, 2, 3, 4, 5, 6}, {2, 3});
+  EXPECT_EQ(sum(i).item(), 21.0);
+  EXPECT_TRUE(all_close(sum(i, {0}), {5, 7, 9}, 0, 0));
+}
+
+TEST(Reduce, OverAllGradcheck) {
+  Tensor x = leaf(relayout(randn_tensor({3, 4}, 23), Layout::Transposed));
+  EXPECT_TRUE(gradcheck([](const auto& in) { return sum(in[0]); }, {x}));
+  EXPECT_TRUE(gradcheck([](const auto& in) { return mean(in[0]); }, {x}));
+  EXPECT_TRUE(gradcheck([](const auto& in) { return var(in[0]); }, {x}));
+  EXPECT_TRUE(gradcheck([](const auto& in) { return var(in[0], 0); }, {x}));
+}
+
+// ---------------------------------------------------------------- max / min
+
+class MaxMinDim : public ::testing::TestWithParam<std::tuple<int64_t, bool, Layout>> {};
+
+TEST_P(MaxMinDim, ForwardValuesAndIndices) {
+  auto [dim, keepdim, layout] = GetParam();
+  Tensor x = relayout(distinct_tensor({3, 4, 5}, 31), layout);
+  Shape shape;
+  for (bool is_max : {true, false}) {
+    ValuesIndices r = is_max ? max(x, dim, keepdim) : min(x, dim, keepdim);
+    std::vector<double> expected =
+        reduce_reference(x, {dim}, keepdim, is_max ? fold_max : fold_min, &shape);
+    EXPECT_EQ(r.values.shape(), shape);
+    EXPECT_EQ(r.indices.shape(), shape);
+    EXPECT_EQ(r.indices.dtype(), kInt64);
+    EXPECT_TRUE(all_close(r.values, expected, 0, 0));
+    expected = reduce_reference(x, {dim}, keepdim, is_max ? fold_argmax : fold_argmin, &shape);
+    EXPECT_TRUE(all_close(r.indices, expected, 0, 0));
+    Tensor arg = is_max ? argmax(x, dim, keepdim) : argmin(x, dim, keepdim);
+    EXPECT_EQ(arg.shape(), shape);
+    EXPECT_TRUE(all_close(arg, expected, 0, 0));
+  }
+}
+
+TEST_P(MaxMinDim, Gradcheck) {
+  auto [dim, keepdim, layout] = GetParam();
+  Tensor x = leaf(relayout(distinct_tensor({3, 4, 5}, 32), layout));
+  EXPECT_TRUE(gradcheck([&](const auto& in) { return max(in[0], dim, keepdim).values; }, {x}));
+  EXPECT_TRUE(gradcheck([&](const auto& in) { return min(in[0], dim, keepdim).values; }, {x}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Reduce, MaxMinDim,
+                         ::testing::Combine(::testing::Values(0, 1, -1), ::testing::Bool(),
+                                            ::testing::Values(Layout::Contiguous,
+                                                              Layout::Transposed)),
+                         [](const auto& info) {
+                           int64_t dim = std::get<0>(info.param);
+                           return std::string("dim") + (dim < 0 ? "_neg" : "") +
+                                  std::to_string(std::abs(dim)) +
+                                  (std::get<1>(info.param) ? "_keep_" : "_") +
+                                  layout_name(std::get<2>(info.param));
+                         });
+
+TEST(Reduce, MaxMinOverAllGradcheck) {
+  Tensor x = leaf(relayout(distinct_tensor({4, 5}, 33), Layout::Strided));
+  EXPECT_TRUE(gradcheck([](const auto& in) { return max(in[0]); }, {x}));
+  EXPECT_TRUE(gradcheck([](const auto& in) { return min(in[0]); }, {x}));
+}
+
+TEST(Reduce, TiesGoToTheFirstElement) {
+  Tensor x = leaf(from_vector({1, 3, 3, 2}, {4}));
+  max(x).backward();
+  EXPECT_TRUE(all_close(x.grad(), {0, 1, 0, 0}, 0, 0));
+  EXPECT_EQ(argmax(x).item(), 1.0);
+
+  Tensor y = leaf(from_vector({5, 0, 0, 5, 9, 9}, {2, 3}));
+  ValuesIndices r = min(y, 1);
+  EXPECT_TRUE(all_close(r.indices, {1, 0}, 0, 0));
+  r.values.backward(ones({2}));
+  EXPECT_TRUE(all_close(y.grad(), {0, 1, 0, 1, 0, 0}, 0, 0));
+  EXPECT_TRUE(all_close(argmin(y, 1), {1, 0}, 0, 0));
+  EXPECT_TRUE(all_close(argmax(y, 1), {0, 1}, 0, 0));
+}
+
+TEST(Reduce, NanPropagates) {
+  // As torch and NumPy: a NaN anywhere makes max/min NaN, and argmax points at it.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  Tensor x = from_vector({1.f, nan, 3.f, 2.f, 5.f, 4.f}, {2, 3});
+  EXPECT_TRUE(std::isnan(max(x).item()));
+  EXPECT_TRUE(std::isnan(min(x).item()));
+  ValuesIndices r = max(x, 1);
+  EXPECT_TRUE(std::isnan(r.values.at({0})));
+  EXPECT_EQ(r.indices.at({0}), 1.0);
+  EXPECT_EQ(r.values.at({1}), 5.0);
+  EXPECT_TRUE(std::isnan(min(x, 1).values.at({0})));
+  EXPECT_EQ(argmax(x).item(), 1.0);
+  EXPECT_TRUE(std::isnan(sum(x).item()));
+}
+
+TEST(Reduce, MaxOfIntegersAndInfinities) {
+  Tensor i = from_vector_i64({3, -7, 11, 2}, {2, 2});
+  EXPECT_EQ(max(i).item(), 11.0);
+  EXPECT_EQ(min(i).item(), -7.0);
+  EXPECT_TRUE(all_close(max(i, 0).values, {11, 2}, 0, 0));
+  const float inf = std::numeric_limits<float>::infinity();
+  Tensor f = from_vector({-inf, -inf, -inf, 1.f}, {2, 2});
+  EXPECT_TRUE(all_close(max(f, 1).values, {-std::numeric_limits<double>::infinity(), 1.0}, 0, 0));
+  EXPECT_TRUE(all_close(max(f, 1).indices, {0, 1}, 0, 0));
+}
+
+// ---------------------------------------------------------------- sum_to_shape
+
+TEST(SumToShape, ReversesABroadcast) {
+  Tensor x = randn_tensor({2, 3, 4}, 41);
+  Shape shape;
+  std::vector<double> expected = reduce_reference(x, {0, 2}, true, fold_sum, &shape);
+  Tensor s = sum_to_shape(x, {3, 1});
+  EXPECT_EQ(s.shape(), (Shape{3, 1}));
+  EXPECT_TRUE(all_close(s, expected, 1e-5, 1e-5));
+  Tensor row = sum_to_shape(x, {4});
+  EXPECT_EQ(row.shape(), (Shape{4}));
+  EXPECT_TRUE(all_close(row, reduce_reference(x, {0, 1}, false, fold_sum, &shape), 1e-5, 1e-5));
+  EXPECT_EQ(sum_to_shape(x, {}).dim(), 0);
+  EXPECT_NEAR(sum_to_shape(x, {}).item(), fold_sum(values(x)), 1e-4);
+  EXPECT_TRUE(all_close(sum_to_shape(x, {2, 3, 4}), x, 0, 0));
+}
+
+TEST(SumToShape, Gradcheck) {
+  Tensor x = leaf(randn_tensor({2, 3, 4}, 42));
+  EXPECT_TRUE(gradcheck([](const auto& in) { return sum_to_shape(in[0], {3, 1}); }, {x}));
+  EXPECT_TRUE(gradcheck([](const auto& in) { return sum_to_shape(in[0], {1, 4}); }, {x}));
+}
+
+}  // namespace
+}  // namespace attnkit::testing
