@@ -1,0 +1,29 @@
+#pragma once
+// attnkit._C: the nanobind module over the attnkit C++ API.
+//
+// One file per concept; module.cpp calls the bind_* functions below in order
+// (dtype and Tensor first, since every later signature names them).
+
+#include <nanobind/nanobind.h>
+
+#include "attnkit/attnkit.h"
+
+namespace nb = nanobind;
+
+namespace attnkit::python {
+
+using TensorClass = nb::class_<Tensor>;
+
+void bind_errors(nb::module_& m);                          // errors.cpp
+void bind_dtype(nb::module_& m);                           // dtype_bindings.cpp
+void bind_tensor(nb::module_& m, TensorClass& cls);        // tensor_bindings.cpp
+void bind_indexing(TensorClass& cls);                      // indexing.cpp
+void bind_operators(TensorClass& cls);                     // operators_bindings.cpp
+void bind_creation(nb::module_& m);                        // creation_bindings.cpp
+void bind_interop(nb::module_& m, TensorClass& cls);       // interop.cpp
+void bind_ops(nb::module_& m, TensorClass& cls);           // ops_bindings.cpp
+void bind_reduce(nb::module_& m, TensorClass& cls);        // reduce_bindings.cpp
+void bind_nn_ops(nb::module_& m, TensorClass& cls);        // nn_ops_bindings.cpp
+void bind_autograd(nb::module_& m, TensorClass& cls);      // autograd_bindings.cpp
+
+}  // namespace attnkit::python

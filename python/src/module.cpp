@@ -1,0 +1,38 @@
+// attnkit._C: the compiled half of the attnkit package. The Python half
+// (attnkit/__init__.py) re-exports it and adds no_grad, tensor() and the
+// functional namespace.
+#include "bindings.h"
+
+namespace attnkit::python {
+namespace {
+
+void bind_threading(nb::module_& m) {
+  using namespace nb::literals;
+  m.def("set_num_threads", &set_num_threads, "n"_a,
+        "Sets the number of threads (OpenMP, shared with oneDNN) for later ops on this thread.");
+  m.def("get_num_threads", &get_num_threads);
+}
+
+}  // namespace
+}  // namespace attnkit::python
+
+NB_MODULE(_C, m) {
+  using namespace attnkit::python;
+  m.doc() = "attnkit: attention mechanisms for deep learning (compiled core).";
+
+  bind_errors(m);
+  bind_dtype(m);
+  TensorClass cls(m, "Tensor", nb::is_weak_referenceable(),
+                  "A strided view of shared storage with an optional autograd history.\n\n"
+                  "Create tensors with attnkit.tensor, zeros, randn, from_numpy, from_dlpack, ...");
+  bind_tensor(m, cls);
+  bind_indexing(cls);
+  bind_operators(cls);
+  bind_autograd(m, cls);
+  bind_interop(m, cls);
+  bind_creation(m);
+  bind_ops(m, cls);
+  bind_reduce(m, cls);
+  bind_nn_ops(m, cls);
+  bind_threading(m);
+}
