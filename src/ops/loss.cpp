@@ -71,30 +71,35 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, int64_t ignore_i
   }
   const float eps = static_cast<float>(label_smoothing);
   Tensor losses = empty({m}, kFloat32);
-  Tensor lse = empty({m}, kFloat32);
+  // Per row: the max and log Σ exp(x - max), kept apart so that large logits
+  // keep their precision ((x - max) - log Σ, never x - (max + log Σ)).
+  Tensor row_max = empty({m}, kFloat32);
+  Tensor log_sum = empty({m}, kFloat32);
   float* pl = losses.data<float>();
-  float* pz = lse.data<float>();
+  float* pmax = row_max.data<float>();
+  float* plog = log_sum.data<float>();
   int64_t counted = 0;
 #pragma omp parallel for schedule(static) reduction(+ : counted) if (m * c > (1 << 15))
   for (int64_t i = 0; i < m; ++i) {
     const float* row = x + i * c;
     float max = -std::numeric_limits<float>::infinity();
     for (int64_t j = 0; j < c; ++j) max = std::fmax(max, row[j]);
-    double total = 0.0, sum_x = 0.0;
+    double total = 0.0, sum_shifted = 0.0;
     for (int64_t j = 0; j < c; ++j) {
       total += std::exp(row[j] - max);
-      sum_x += row[j];
+      sum_shifted += row[j] - max;
     }
-    const float log_z = static_cast<float>(std::log(total)) + max;
-    pz[i] = log_z;
+    const float log_total = static_cast<float>(std::log(total));
+    pmax[i] = max;
+    plog[i] = log_total;
     if (t[i] == ignore_index) {
       pl[i] = 0.0f;
       continue;
     }
     ++counted;
-    // -log p_t = log Z - x_t;  mean_c(-log p_c) = log Z - mean(x)
-    const float nll = log_z - row[t[i]];
-    const float smooth = log_z - static_cast<float>(sum_x / c);
+    // -log p_t = log Σ - (x_t - max);  mean_c(-log p_c) = log Σ - mean(x - max)
+    const float nll = log_total - (row[t[i]] - max);
+    const float smooth = log_total - static_cast<float>(sum_shifted / c);
     pl[i] = (1.0f - eps) * nll + eps * smooth;
   }
 
@@ -111,14 +116,15 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, int64_t ignore_i
     Shape input_shape = input.shape();
     Tensor logits = rows.logits, targets = rows.targets;
     autograd::record("cross_entropy", out, {input},
-                     [logits, targets, lse, input_shape, ignore_index, reduction, eps, counted](
+                     [logits, targets, row_max, log_sum, input_shape, ignore_index, reduction, eps, counted](
                          const Tensor& g, const std::vector<bool>&) {
                        const int64_t m = logits.size(0), c = logits.size(1);
                        Tensor grad_rows = empty({m, c}, kFloat32);
                        Tensor gc = g.contiguous();
                        const float* pg = gc.data<float>();
                        const float* x = logits.data<float>();
-                       const float* z = lse.data<float>();
+                       const float* zmax = row_max.data<float>();
+                       const float* zlog = log_sum.data<float>();
                        const int64_t* t = targets.data<int64_t>();
                        float* d = grad_rows.data<float>();
                        const float scale_all = reduction == Reduction::Mean ? 1.0f / counted : 1.0f;
@@ -132,7 +138,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, int64_t ignore_i
                          }
                          const float up = (reduction == Reduction::None ? pg[i] : pg[0]) * scale_all;
                          for (int64_t j = 0; j < c; ++j) {
-                           float p = std::exp(x[i * c + j] - z[i]);
+                           float p = std::exp((x[i * c + j] - zmax[i]) - zlog[i]);
                            row[j] = up * (p - eps / c - (j == t[i] ? 1.0f - eps : 0.0f));
                          }
                        }
