@@ -4,7 +4,8 @@
 #   setup_venv FILE        .venv with the pip requirements in FILE
 
 ATTNKIT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DEBIAN_PACKAGES=(g++ libdnnl-dev libgtest-dev nlohmann-json3-dev libcli11-dev libstb-dev)
+DEBIAN_PACKAGES=(g++ python3 python3-venv python3-dev libdnnl-dev libgtest-dev nlohmann-json3-dev
+                 libcli11-dev libstb-dev)
 
 setup_system() {
   local missing=()

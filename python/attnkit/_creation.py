@@ -70,6 +70,6 @@ def as_tensor(data, dtype=None):
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray) and dtype is None and data.dtype in (
         np.float32, np.int64, np.int32, np.bool_,
-    ) and all(s >= 0 for s in data.strides):
+    ) and data.flags.writeable and all(s >= 0 for s in data.strides):
         return _C.from_numpy(data)
     return tensor(data, dtype=dtype)

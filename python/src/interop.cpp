@@ -82,7 +82,11 @@ struct ProducerRef {
 };
 
 void release_producer(ProducerRef* ref) {
+#if PY_VERSION_HEX >= 0x030D0000
+  if (!Py_IsInitialized() || Py_IsFinalizing()) return;
+#else
   if (!Py_IsInitialized() || _Py_IsFinalizing()) return;
+#endif
   nb::gil_scoped_acquire gil;
   delete ref;
 }
@@ -162,6 +166,14 @@ void bind_interop(nb::module_& m, TensorClass& cls) {
           if (!nb::isinstance(array, numpy.attr("ndarray"))) {
             throw nb::type_error(detail::concat("from_numpy: expected a numpy.ndarray, got ",
                                                 Py_TYPE(array.ptr())->tp_name).c_str());
+          }
+          // attnkit tensors are writable; sharing read-only memory (a broadcast
+          // view, a read-only memmap, frombuffer(bytes)) would let writes land
+          // where they must not.
+          if (!nb::cast<bool>(array.attr("flags").attr("writeable"))) {
+            throw nb::value_error(
+                "from_numpy: the array is read-only and attnkit tensors are writable; pass a "
+                "writable array, or copy it with attnkit.tensor(a)");
           }
           nb::ndarray<nb::ro> view;
           if (!nb::try_cast(array, view)) {

@@ -1,5 +1,6 @@
 #include "attnkit/core/autograd.h"
 
+#include <mutex>
 #include <unordered_map>
 
 #include "attnkit/ops/elementwise.h"
@@ -95,16 +96,24 @@ void record(const char* name, Tensor& output, const std::vector<Tensor>& inputs,
                                        std::move(shapes));
 }
 
+std::mutex& leaf_grad_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
 namespace {
+// The first gradient is stored as a fresh contiguous copy (so it aliases
+// nothing); later ones are added into that same tensor, so a reference to
+// `.grad` taken earlier sees the sum, as in PyTorch.
 void accumulate_leaf(TensorImpl& leaf, const Tensor& gradient) {
+  std::lock_guard lock(leaf_grad_mutex());  // backward may run on several threads
   if (!leaf.grad) {
-    // Own a fresh contiguous copy, so later in-place updates cannot alias.
     Tensor copy = gradient.contiguous();
     if (copy.impl_ptr() == gradient.impl_ptr()) copy = gradient.clone();
-    leaf.grad = copy.impl_ptr();
+    leaf.grad = copy.detach().impl_ptr();
   } else {
     Tensor total(leaf.grad);
-    leaf.grad = add(total, gradient).impl_ptr();
+    total.copy_(add(total, gradient));
   }
 }
 }  // namespace

@@ -16,8 +16,13 @@ void check_shape(const Shape& shape, const char* op) {
 
 Tensor empty(const Shape& shape, DType dtype) {
   check_shape(shape, "empty");
+  int64_t nbytes;
+  if (__builtin_mul_overflow(shape_numel(shape), static_cast<int64_t>(dtype_size(dtype)), &nbytes)) {
+    throw ValueError(detail::concat("empty: shape ", shape_str(shape), " of ", dtype_name(dtype),
+                                    " needs more bytes than can be addressed"));
+  }
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = Storage::allocate(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype));
+  impl->storage = Storage::allocate(static_cast<size_t>(nbytes));
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
@@ -44,8 +49,10 @@ Tensor arange(double start, double end, double step, DType dtype) {
            "arange: expected finite start, end and step");
   AK_CHECK((end - start) / step >= 0, "arange: the range [", start, ", ", end,
            ") is empty or points the wrong way for step ", step);
-  const int64_t n = static_cast<int64_t>(std::ceil((end - start) / step));
-  Tensor values = empty({n}, kFloat32);
+  const double count = std::ceil((end - start) / step);
+  AK_CHECK(count < 4.6e18, "arange: the range [", start, ", ", end, ") with step ", step,
+           " has too many elements");
+  const int64_t n = static_cast<int64_t>(count);
   if (dtype == kInt64 || dtype == kInt32) {
     Tensor out = empty({n}, dtype);
     for (int64_t i = 0; i < n; ++i) {
@@ -54,6 +61,7 @@ Tensor arange(double start, double end, double step, DType dtype) {
     }
     return out;
   }
+  Tensor values = empty({n}, kFloat32);
   for (int64_t i = 0; i < n; ++i) values.data<float>()[i] = static_cast<float>(start + i * step);
   return values.to(dtype);
 }

@@ -24,11 +24,11 @@ void Generator::manual_seed(uint64_t seed) {
   offset_ = 0;
 }
 
-uint64_t Generator::reserve(uint64_t blocks) {
+Generator::Range Generator::reserve(uint64_t blocks) {
   std::lock_guard lock(mutex_);
-  uint64_t first = offset_;
+  Range range{seed_, offset_};
   offset_ += blocks;
-  return first;
+  return range;
 }
 
 Generator& default_generator() {
@@ -46,8 +46,7 @@ Tensor uniform(const Shape& shape, double low, double high, Generator* generator
   Tensor out = empty(shape, kFloat32);
   const int64_t n = out.numel();
   Generator& gen = pick(generator);
-  const uint64_t seed = gen.seed();
-  const uint64_t first = gen.reserve(static_cast<uint64_t>((n + 3) / 4));
+  const auto [seed, first] = gen.reserve(static_cast<uint64_t>((n + 3) / 4));
   float* data = out.data<float>();
   const float lo = static_cast<float>(low), span = static_cast<float>(high - low);
 #pragma omp parallel for schedule(static) if (n > 65536)
@@ -69,8 +68,7 @@ Tensor randn(const Shape& shape, Generator* generator) {
   Tensor out = empty(shape, kFloat32);
   const int64_t n = out.numel();
   Generator& gen = pick(generator);
-  const uint64_t seed = gen.seed();
-  const uint64_t first = gen.reserve(static_cast<uint64_t>((n + 3) / 4));
+  const auto [seed, first] = gen.reserve(static_cast<uint64_t>((n + 3) / 4));
   float* data = out.data<float>();
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t b = 0; b < (n + 3) / 4; ++b) {
@@ -96,8 +94,7 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator* generat
   Tensor out = empty(shape, kInt64);
   const int64_t n = out.numel();
   Generator& gen = pick(generator);
-  const uint64_t seed = gen.seed();
-  const uint64_t first = gen.reserve(static_cast<uint64_t>((2 * n + 3) / 4));
+  const auto [seed, first] = gen.reserve(static_cast<uint64_t>((2 * n + 3) / 4));
   const uint64_t range = static_cast<uint64_t>(high - low);
   int64_t* data = out.data<int64_t>();
 #pragma omp parallel for schedule(static) if (n > 65536)

@@ -9,6 +9,9 @@ namespace attnkit {
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
   constexpr size_t kAlignment = 64;
+  if (nbytes > (size_t{1} << 62)) {
+    throw Error(detail::concat("allocate: refusing to allocate ", nbytes, " bytes"));
+  }
   size_t rounded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
   if (rounded == 0) rounded = kAlignment;
   void* data = std::aligned_alloc(kAlignment, rounded);

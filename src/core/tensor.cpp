@@ -20,7 +20,11 @@ std::string shape_str(const Shape& shape) {
 
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t s : shape) n *= s;
+  for (int64_t s : shape) {
+    if (__builtin_mul_overflow(n, s, &n)) {
+      throw ValueError("shape " + shape_str(shape) + " has more elements than a tensor can hold");
+    }
+  }
   return n;
 }
 
@@ -49,8 +53,14 @@ TensorImpl& Tensor::impl() const {
   return *impl_;
 }
 
-int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "size")]; }
-int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
+int64_t Tensor::size(int64_t d) const {
+  AK_CHECK(dim() > 0, "size: dimension specified as ", d, " but the tensor has no dimensions");
+  return shape()[wrap_dim(d, dim(), "size")];
+}
+int64_t Tensor::stride(int64_t d) const {
+  AK_CHECK(dim() > 0, "stride: dimension specified as ", d, " but the tensor has no dimensions");
+  return strides()[wrap_dim(d, dim(), "stride")];
+}
 
 bool Tensor::is_contiguous() const {
   if (numel() == 0) return true;  // no element to misplace (as PyTorch)
@@ -143,7 +153,21 @@ Tensor Tensor::to(DType target) const {
   return out;  // a dtype change is not differentiable: gradients are float32 only
 }
 
+namespace {
+// A destination in which two indices share one element (an expanded view)
+// cannot be written elementwise: the writes would race and the result depend
+// on their order.
+void check_writable_layout(const Tensor& t, const char* op) {
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    AK_CHECK(t.shape()[d] <= 1 || t.strides()[d] != 0, op, ": the destination (shape ",
+             shape_str(t.shape()), ", strides ", shape_str(t.strides()),
+             ") has several indices sharing one element; clone() it first");
+  }
+}
+}  // namespace
+
 Tensor& Tensor::fill_(double value) {
+  check_writable_layout(*this, "fill_");
   kernels::fill(*this, value);
   return *this;
 }
@@ -156,6 +180,12 @@ Tensor& Tensor::copy_(const Tensor& src) {
   }
   AK_CHECK(broadcastable, "copy_: source of shape ", shape_str(src.shape()),
            " does not broadcast to the destination's shape ", shape_str(shape()));
+  check_writable_layout(*this, "copy_");
+  if (src.shares_storage_with(*this)) {  // t[1:] = t[:-1]: read everything before writing
+    Tensor copy = src.detach().clone();
+    kernels::copy_into(*this, copy.expand(shape()).detach());
+    return *this;
+  }
   kernels::copy_into(*this, src.expand(shape()).detach());
   return *this;
 }
@@ -171,13 +201,17 @@ Tensor& Tensor::set_requires_grad(bool requires_grad) {
   return *this;
 }
 
-Tensor Tensor::grad() const { return impl().grad ? Tensor(impl().grad) : Tensor(); }
+Tensor Tensor::grad() const {
+  std::lock_guard lock(autograd::leaf_grad_mutex());
+  return impl().grad ? Tensor(impl().grad) : Tensor();
+}
 
 void Tensor::set_grad(const Tensor& grad) {
   if (grad.defined()) {
     AK_CHECK(grad.shape() == shape(), "set_grad: gradient shape ", shape_str(grad.shape()),
              " does not match tensor shape ", shape_str(shape()));
   }
+  std::lock_guard lock(autograd::leaf_grad_mutex());
   impl().grad = grad.defined() ? grad.impl_ptr() : nullptr;
 }
 

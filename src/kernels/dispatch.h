@@ -2,6 +2,7 @@
 // Compile-time dispatch on a run-time dtype, and value conversion between the
 // element types (bfloat16 converts through float).
 
+#include <limits>
 #include <type_traits>
 
 #include "attnkit/core/dtype.h"
@@ -32,6 +33,13 @@ inline To cast_value(From value) {
     return float_to_bf16(static_cast<float>(value));
   } else if constexpr (std::is_same_v<To, bool>) {
     return value != From(0);
+  } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
+    // Out of range and NaN are undefined behaviour for a plain cast; give the
+    // "integer indefinite" value x86 itself produces (the minimum), as PyTorch does.
+    constexpr double kLow = static_cast<double>(std::numeric_limits<To>::min());
+    constexpr double kHigh = -kLow;  // 2^(bits-1): first value past the maximum
+    if (!(value >= kLow && value < kHigh)) return std::numeric_limits<To>::min();
+    return static_cast<To>(value);
   } else {
     return static_cast<To>(value);
   }

@@ -1,5 +1,7 @@
 #include "kernels/matmul_dnnl.h"
 
+#include <omp.h>
+
 #include <list>
 #include <mutex>
 #include <unordered_map>
@@ -40,6 +42,8 @@ class PrimitiveCache {
     std::vector<int64_t> key;
     key.reserve(6 * a.dims.size() + 1);
     key.push_back(static_cast<int64_t>(a.dims.size()));
+    // oneDNN sizes a primitive for the thread count at creation.
+    key.push_back(omp_get_max_threads());
     for (const MatrixOperand* m : {&a, &b, &c}) {
       key.insert(key.end(), m->dims.begin(), m->dims.end());
       key.insert(key.end(), m->strides.begin(), m->strides.end());

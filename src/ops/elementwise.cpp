@@ -140,7 +140,12 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
       Tensor dout = out.detach();
       backward = [sa, sb, da, db, dout](const Tensor& g, const std::vector<bool>& need) {
         Tensor ga, gb;
-        if (need[0]) ga = sum_to_shape(mul(g, mul(db, pow(da, sub(db, 1.0)))), sa);
+        if (need[0]) {
+          // b a^(b-1), which is 0 at b == 0 even where a^(b-1) is inf (a == 0).
+          Tensor local = mul(db, pow(da, sub(db, 1.0)));
+          local = where(eq(db, 0.0), zeros({}), local);
+          ga = sum_to_shape(mul(g, local), sa);
+        }
         if (need[1]) {
           // At a == 0 with b >= 0 the true derivative is 0 (log(0) would give NaN).
           Tensor g_out = mul(g, dout);

@@ -4,9 +4,14 @@
 // single GEMM instead of a batch of them summed.
 #include "attnkit/ops/matmul.h"
 
+#include <omp.h>
+
+#include <exception>
+
 #include "attnkit/core/autograd.h"
 #include "attnkit/ops/elementwise.h"
 #include "attnkit/ops/reduce.h"
+#include "kernels/gemm.h"
 #include "kernels/matmul_dnnl.h"
 
 namespace attnkit {
@@ -41,6 +46,53 @@ kernels::MatrixOperand operand(const Tensor& t) {
   return {static_cast<float*>(t.data_ptr()), t.shape(), strides};
 }
 
+// attnkit's GEMM over the broadcast batch: whole GEMMs per thread when the
+// batch splits evenly over the threads, else one threaded GEMM after another.
+void own_gemm_batched(const Tensor& a, const Tensor& b, const Tensor& out, const Shape& batch) {
+  const int64_t nd = out.dim();
+  const int64_t count = shape_numel(batch);
+  const int64_t m = out.size(-2), n = out.size(-1), k = a.size(-1);
+  auto offset_of = [&](const Tensor& t, int64_t index) {
+    int64_t offset = 0;
+    for (int64_t d = nd - 3; d >= 0; --d) {
+      const int64_t i = index % batch[d];
+      index /= batch[d];
+      if (t.size(d) != 1) offset += i * t.stride(d);
+    }
+    return offset;
+  };
+  const float* pa = static_cast<const float*>(a.data_ptr());
+  const float* pb = static_cast<const float*>(b.data_ptr());
+  float* pc = static_cast<float*>(out.data_ptr());
+  auto args_for = [&](int64_t index) {
+    kernels::GemmArgs g;
+    g.m = m; g.n = n; g.k = k;
+    g.a = pa + offset_of(a, index);
+    g.a_row_stride = a.stride(-2); g.a_col_stride = a.stride(-1);
+    g.b = pb + offset_of(b, index);
+    g.b_row_stride = b.stride(-2); g.b_col_stride = b.stride(-1);
+    g.c = pc + index * m * n;
+    g.ldc = n;
+    return g;
+  };
+  const int threads = omp_get_max_threads();
+  if (count > 1 && threads > 1 && (count % threads == 0 || count >= 4 * threads)) {
+    std::exception_ptr failure;  // an exception must not cross the parallel region
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < count; ++i) {
+      try {
+        kernels::gemm_single_thread(args_for(i));
+      } catch (...) {
+#pragma omp critical(attnkit_matmul_failure)
+        failure = std::current_exception();
+      }
+    }
+    if (failure) std::rethrow_exception(failure);
+  } else {
+    for (int64_t i = 0; i < count; ++i) kernels::gemm(args_for(i));
+  }
+}
+
 // (..., M, K) @ (..., K, N) with equal ranks >= 2 and broadcastable batch dims.
 Tensor batched_matmul(const Tensor& a_in, const Tensor& b_in) {
   const int64_t nd = a_in.dim();
@@ -54,6 +106,10 @@ Tensor batched_matmul(const Tensor& a_in, const Tensor& b_in) {
   Tensor out = empty(out_shape, kFloat32);
   if (out.numel() == 0) return out;
   if (k == 0) return out.fill_(0.0);
+  if (kernels::gemm_backend() == kernels::GemmBackend::Attnkit) {
+    own_gemm_batched(a_in, b_in, out, batch);
+    return out;
+  }
   Tensor a = dnnl_readable(a_in) ? a_in : a_in.contiguous();
   Tensor b = dnnl_readable(b_in) ? b_in : b_in.contiguous();
   AK_CHECK(nd <= 12, "matmul: at most 12 dimensions are supported, got ", nd);

@@ -102,7 +102,7 @@ Tensor sum_impl(const Tensor& x, const Dims& dims, bool keepdim, bool all) {
       });
     }
   });
-  Tensor result = finish_shape(out, layout, keepdim && !all);
+  Tensor result = finish_shape(out, layout, keepdim);
   if (autograd::needs_grad({&x})) {
     Shape keep = layout.keep_shape, input_shape = x.shape();
     autograd::record("sum", result, {x}, [keep, input_shape](const Tensor& g, const std::vector<bool>&) {
@@ -124,7 +124,7 @@ Tensor mean_impl(const Tensor& x, const Dims& dims, bool keepdim, bool all) {
   Tensor s;
   {
     NoGradGuard no_grad;
-    s = all ? sum(x) : sum(x, dims, keepdim);
+    s = sum(x, all ? Dims{} : dims, keepdim);
   }
   Tensor result = div(s, static_cast<double>(count));  // 0 / 0 = NaN for empty, as PyTorch
   if (autograd::needs_grad({&x})) {
@@ -162,7 +162,7 @@ Tensor var_impl(const Tensor& x, const Dims& dims, int64_t correction, bool keep
     o[r] = denominator > 0 ? static_cast<float>(ss / denominator)
                            : std::numeric_limits<float>::quiet_NaN();
   }
-  Tensor result = finish_shape(out, layout, keepdim && !all);
+  Tensor result = finish_shape(out, layout, keepdim);
   if (autograd::needs_grad({&x})) {
     Shape keep = layout.keep_shape, input_shape = x.shape();
     Tensor saved_x = x.detach(), saved_mean = means.reshape(keep);

@@ -29,7 +29,8 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, bool log, const char* op) {
     out = is_last ? rows_out : rows_out.transpose(dim, -1).contiguous();
   }
   if (autograd::needs_grad({&x})) {
-    Tensor y = rows_out;  // rows layout
+    // rows layout; detached, or `out` (== rows_out when is_last) would own itself
+    Tensor y = rows_out.detach();
     autograd::record(op, out, {x}, [y, dim, is_last, log](const Tensor& g, const std::vector<bool>&) {
       Tensor g_rows = is_last ? g.contiguous() : rows_along(g, dim);
       Tensor dx = empty(g_rows.shape(), kFloat32);

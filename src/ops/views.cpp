@@ -40,7 +40,9 @@ Shape infer_shape(const Shape& requested, int64_t numel, const char* op) {
       infer_at = static_cast<int64_t>(i);
     } else {
       AK_CHECK(shape[i] >= 0, op, ": invalid size ", shape[i], " in shape ", shape_str(requested));
-      known *= shape[i];
+      if (__builtin_mul_overflow(known, shape[i], &known)) {
+        throw ValueError(detail::concat(op, ": shape ", shape_str(requested), " has too many elements"));
+      }
     }
   }
   if (infer_at >= 0) {
@@ -162,6 +164,7 @@ Tensor Tensor::t() const {
 }
 
 Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const {
+  AK_CHECK(dim() > 0, "slice: cannot slice a 0-d tensor");
   d = wrap_dim(d, dim(), "slice");
   AK_CHECK(step > 0, "slice: step must be positive, got ", step);
   const int64_t size = shape()[d];
@@ -187,6 +190,7 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
 }
 
 Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
+  AK_CHECK(dim() > 0, "narrow: cannot narrow a 0-d tensor");
   d = wrap_dim(d, dim(), "narrow");
   AK_CHECK(start >= -size(d) && start <= size(d), "narrow: start ", start,
            " is out of range for dim ", d, " of size ", size(d));
@@ -230,6 +234,7 @@ Tensor Tensor::expand(const Shape& requested) const {
     if (src >= 0) {
       int64_t have = shape()[src];
       if (want == -1) want = have;
+      AK_CHECK(want >= 0, "expand: invalid size ", want, " at dimension ", i, " of ", shape_str(requested));
       AK_CHECK(have == want || have == 1, "expand: the expanded size of the tensor (", want,
                ") must match the existing size (", have, ") at non-singleton dimension ", i,
                ": target ", shape_str(requested), ", tensor ", shape_str(shape()));

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "gradcheck.h"
+#include "kernels/gemm.h"
 #include "reference.h"
 
 namespace attnkit::testing {
@@ -146,6 +147,13 @@ TEST(MatmulTypes, BFloat16IsWidened) {
 }
 
 TEST(MatmulCache, SameShapeReusesThePrimitive) {
+  // The cache belongs to the oneDNN backend: run on it whatever the default.
+  kernels::GemmBackend previous = kernels::gemm_backend();
+  kernels::set_gemm_backend(kernels::GemmBackend::OneDnn);
+  struct Restore {
+    kernels::GemmBackend backend;
+    ~Restore() { kernels::set_gemm_backend(backend); }
+  } restore{previous};
   Tensor a = randn_tensor({11, 13}, 61), b = randn_tensor({13, 17}, 62);
   matmul(a, b);
   const size_t after_first = matmul_cache_size();

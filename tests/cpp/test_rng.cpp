@@ -68,11 +68,11 @@ TEST(Rand, SameSeedSameNumbers) {
 
 TEST(Rand, ReserveHandsOutDisjointRanges) {
   Generator gen(3);
-  EXPECT_EQ(gen.reserve(5), 0u);
-  EXPECT_EQ(gen.reserve(2), 5u);
-  EXPECT_EQ(gen.reserve(1), 7u);
+  EXPECT_EQ(gen.reserve(5).first_block, 0u);
+  EXPECT_EQ(gen.reserve(2).first_block, 5u);
+  EXPECT_EQ(gen.reserve(1).first_block, 7u);
   gen.manual_seed(4);
-  EXPECT_EQ(gen.reserve(1), 0u);
+  EXPECT_EQ(gen.reserve(1).first_block, 0u);
 }
 
 TEST(Rand, SameNumbersOnOneAndTwoThreads) {

@@ -384,3 +384,30 @@ def test_threads_and_seed():
     assert ak.randn(4).tolist() == a.tolist()
     with pytest.raises(ValueError):
         ak.set_num_threads(0)
+
+
+def test_from_numpy_refuses_read_only_memory():
+    import numpy as np
+    import pytest
+    import attnkit as ak
+
+    frozen = np.broadcast_to(np.arange(3, dtype=np.float32), (2, 3))
+    with pytest.raises(ValueError, match="read-only"):
+        ak.from_numpy(frozen)
+    # as_tensor copies instead of sharing, so writes cannot reach the original.
+    t = ak.as_tensor(frozen)
+    t.fill_(7.0)
+    assert frozen[0, 0] == 0.0
+
+
+def test_softmax_forward_without_backward_does_not_leak():
+    import gc
+    import weakref
+    import attnkit as ak
+
+    x = ak.randn(4, 5, requires_grad=True)
+    y = ak.softmax(x, dim=-1)
+    ref = weakref.ref(y)
+    del y
+    gc.collect()
+    assert ref() is None

@@ -8,6 +8,7 @@
 // Under NoGradGuard nothing is recorded and nothing is kept alive.
 
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,9 @@ bool needs_grad(const std::vector<Tensor>& inputs);
 // Attaches a node to `output` (which must be a fresh result of the op).
 void record(const char* name, Tensor& output, const std::vector<Tensor>& inputs,
             BackwardFn backward);
+
+// Guards every leaf's .grad: backward passes on several threads may share leaves.
+std::mutex& leaf_grad_mutex();
 
 // Runs backward from `root` with `gradient` (same shape as root).
 void backward(const Tensor& root, const Tensor& gradient, bool retain_graph);

@@ -26,8 +26,13 @@ class Generator {
   explicit Generator(uint64_t seed = 0) : seed_(seed) {}
   void manual_seed(uint64_t seed);
   uint64_t seed() const { return seed_; }
-  // Reserves `blocks` Philox blocks; returns the first block's counter.
-  uint64_t reserve(uint64_t blocks);
+  // Reserves `blocks` Philox blocks: the seed and the first block's counter,
+  // read together so a concurrent manual_seed cannot mix two streams.
+  struct Range {
+    uint64_t seed;
+    uint64_t first_block;
+  };
+  Range reserve(uint64_t blocks);
 
  private:
   uint64_t seed_;

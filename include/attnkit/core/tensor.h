@@ -103,6 +103,8 @@ class Tensor {
   Tensor to(DType dtype) const;
 
   // ---- in place (not recorded by autograd; for optimisers and init) ----
+  // Writing into a tensor that autograd saved for backward is not detected
+  // (PyTorch raises via a version counter): the gradient is then wrong.
   Tensor& fill_(double value);
   Tensor& zero_() { return fill_(0.0); }
   Tensor& copy_(const Tensor& src);  // src broadcast to this shape

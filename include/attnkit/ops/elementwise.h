@@ -3,7 +3,9 @@
 //
 // Binary ops broadcast like NumPy: shapes are aligned from the right and a
 // size-1 (or missing) dim stretches to the other's size. Types promote as in
-// PyTorch: bool -> int32 -> int64 -> float32; bfloat16 computes as float32.
+// PyTorch's order bool -> int32 -> int64 -> float32, except that bool with bool
+// computes in int32 and a 0-d int64 operand promotes an int32 tensor to int64
+// (PyTorch keeps bool and int32 there); bfloat16 computes as float32.
 // `div` and `pow` always give float32. Scalars take the tensor's kind: an
 // integral scalar keeps an int tensor int, a fractional one makes it float32.
 //

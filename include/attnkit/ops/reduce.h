@@ -1,6 +1,7 @@
 #pragma once
 // Reductions over all elements or along dims (negative dims count from the
-// end), with keepdim as in PyTorch. Sums accumulate in double.
+// end), with keepdim as in PyTorch. An empty `dims` means every dim (keepdim
+// then keeps them all as size 1). Sums accumulate in double.
 
 #include <vector>
 

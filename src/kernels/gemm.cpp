@@ -1,0 +1,397 @@
+#include "kernels/gemm.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+
+#include <immintrin.h>
+
+#include "kernels/cpu_features.h"
+
+namespace attnkit::kernels {
+
+namespace {
+
+// Register tile: 6 rows x 16 columns = 12 AVX2 accumulators, plus 2 registers
+// for B and 1 for the broadcast A value: 15 of the 16 ymm registers.
+constexpr int64_t kMR = 6;
+constexpr int64_t kNR = 16;
+// Cache blocks (BLIS's values for Haswell-class cores, which fit Zen too):
+// a KC x NR panel of B (16 KiB) stays in L1, an MC x KC block of A (168 KiB)
+// in L2, and a KC x NC block of B in L3.
+constexpr int64_t kKC = 256;
+constexpr int64_t kMC = 168;
+constexpr int64_t kNC = 4080;
+static_assert(kMC % kMR == 0 && kNC % kNR == 0, "cache blocks must hold whole register tiles");
+
+// C at most this wide reads a row-major A in place instead of packing it ...
+constexpr int64_t kDirectMaxColumns = 4 * kNR;
+// ... or when all of A is small enough to stay in L2 unpacked (256 KiB).
+constexpr int64_t kDirectMaxAElements = 64 * 1024;
+// Work below this many multiply-adds is not worth a second thread.
+constexpr int64_t kMinParallelWork = 48 * 48 * 48;
+
+// ---- packing ----
+
+// Ap: ceil(mc / MR) panels, each kc x MR (column p holds rows i..i+MR), zero-padded.
+void pack_a(float* ap, const float* a, int64_t rs, int64_t cs, int64_t mc, int64_t kc) {
+  for (int64_t i0 = 0; i0 < mc; i0 += kMR) {
+    const int64_t rows = std::min(kMR, mc - i0);
+    float* panel = ap + i0 * kc;
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = a + i0 * rs + p * cs;
+      int64_t i = 0;
+      for (; i < rows; ++i) panel[p * kMR + i] = src[i * rs];
+      for (; i < kMR; ++i) panel[p * kMR + i] = 0.0f;
+    }
+  }
+}
+
+// Bp: ceil(nc / NR) panels, each kc x NR (row p holds columns j..j+NR), zero-padded.
+void pack_b(float* bp, const float* b, int64_t rs, int64_t cs, int64_t kc, int64_t nc) {
+  for (int64_t j0 = 0; j0 < nc; j0 += kNR) {
+    const int64_t cols = std::min(kNR, nc - j0);
+    float* panel = bp + j0 * kc;
+    if (rs == 1 && cs != 1) {
+      // Column-major B (a transposed weight, x @ Wᵀ): read each column
+      // sequentially rather than gathering 16 columns per row.
+      for (int64_t j = 0; j < kNR; ++j) {
+        if (j >= cols) {
+          for (int64_t p = 0; p < kc; ++p) panel[p * kNR + j] = 0.0f;
+          continue;
+        }
+        const float* column = b + (j0 + j) * cs;
+        for (int64_t p = 0; p < kc; ++p) panel[p * kNR + j] = column[p];
+      }
+      continue;
+    }
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = b + p * rs + j0 * cs;
+      float* dst = panel + p * kNR;
+      if (cs == 1 && cols == kNR) {
+        std::memcpy(dst, src, kNR * sizeof(float));
+        continue;
+      }
+      int64_t j = 0;
+      for (; j < cols; ++j) dst[j] = src[j * cs];
+      for (; j < kNR; ++j) dst[j] = 0.0f;
+    }
+  }
+}
+
+// ---- micro-kernels: tile (MR x NR) = Ap panel . Bp panel, stored into or added to c ----
+
+using MicroKernel = void (*)(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc,
+                             bool accumulate);
+
+void micro_kernel_scalar(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc,
+                         bool accumulate) {
+  float tile[kMR][kNR] = {};
+  for (int64_t p = 0; p < kc; ++p) {
+    for (int64_t i = 0; i < kMR; ++i) {
+      const float a = ap[p * kMR + i];
+      for (int64_t j = 0; j < kNR; ++j) tile[i][j] += a * bp[p * kNR + j];
+    }
+  }
+  for (int64_t i = 0; i < kMR; ++i) {
+    for (int64_t j = 0; j < kNR; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + tile[i][j];
+  }
+}
+
+__attribute__((target("avx2,fma"))) void micro_kernel_avx2(int64_t kc, const float* ap, const float* bp,
+                                                            float* c, int64_t ldc, bool accumulate) {
+  // Bring the C tile towards L1 while the FMAs run; it is touched only at the end.
+  for (int64_t i = 0; i < kMR; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 15), _MM_HINT_T0);
+  }
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+#pragma GCC unroll 4
+  for (int64_t p = 0; p < kc; ++p) {
+    const __m256 b0 = _mm256_load_ps(bp + p * kNR);
+    const __m256 b1 = _mm256_load_ps(bp + p * kNR + 8);
+    const float* a = ap + p * kMR;
+    __m256 av = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+  }
+  const __m256 rows[kMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  for (int64_t i = 0; i < kMR; ++i) {
+    float* out = c + i * ldc;
+    __m256 lo = rows[i][0], hi = rows[i][1];
+    if (accumulate) {
+      lo = _mm256_add_ps(lo, _mm256_loadu_ps(out));
+      hi = _mm256_add_ps(hi, _mm256_loadu_ps(out + 8));
+    }
+    _mm256_storeu_ps(out, lo);
+    _mm256_storeu_ps(out + 8, hi);
+  }
+}
+
+// The same tile with A read in place from MR row pointers (row-major A,
+// unit column stride) instead of a packed panel. Used when C is narrow: then
+// each A element feeds few tiles, and packing A would cost as much as the FMAs.
+using DirectKernel = void (*)(int64_t kc, const float* const* a_rows, const float* bp, float* c,
+                              int64_t ldc, bool accumulate);
+
+void direct_kernel_scalar(int64_t kc, const float* const* a_rows, const float* bp, float* c,
+                          int64_t ldc, bool accumulate) {
+  float tile[kMR][kNR] = {};
+  for (int64_t p = 0; p < kc; ++p) {
+    for (int64_t i = 0; i < kMR; ++i) {
+      const float a = a_rows[i][p];
+      for (int64_t j = 0; j < kNR; ++j) tile[i][j] += a * bp[p * kNR + j];
+    }
+  }
+  for (int64_t i = 0; i < kMR; ++i) {
+    for (int64_t j = 0; j < kNR; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + tile[i][j];
+  }
+}
+
+__attribute__((target("avx2,fma"))) void direct_kernel_avx2(int64_t kc, const float* const* a_rows,
+                                                             const float* bp, float* c, int64_t ldc,
+                                                             bool accumulate) {
+  for (int64_t i = 0; i < kMR; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 15), _MM_HINT_T0);
+  }
+  const float *a0 = a_rows[0], *a1 = a_rows[1], *a2 = a_rows[2];
+  const float *a3 = a_rows[3], *a4 = a_rows[4], *a5 = a_rows[5];
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+#pragma GCC unroll 4
+  for (int64_t p = 0; p < kc; ++p) {
+    const __m256 b0 = _mm256_load_ps(bp + p * kNR);
+    const __m256 b1 = _mm256_load_ps(bp + p * kNR + 8);
+    __m256 av = _mm256_broadcast_ss(a0 + p);
+    c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);
+    av = _mm256_broadcast_ss(a1 + p);
+    c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);
+    av = _mm256_broadcast_ss(a2 + p);
+    c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);
+    av = _mm256_broadcast_ss(a3 + p);
+    c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);
+    av = _mm256_broadcast_ss(a4 + p);
+    c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);
+    av = _mm256_broadcast_ss(a5 + p);
+    c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);
+  }
+  const __m256 rows[kMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  for (int64_t i = 0; i < kMR; ++i) {
+    float* out = c + i * ldc;
+    __m256 lo = rows[i][0], hi = rows[i][1];
+    if (accumulate) {
+      lo = _mm256_add_ps(lo, _mm256_loadu_ps(out));
+      hi = _mm256_add_ps(hi, _mm256_loadu_ps(out + 8));
+    }
+    _mm256_storeu_ps(out, lo);
+    _mm256_storeu_ps(out + 8, hi);
+  }
+}
+
+MicroKernel pick_micro_kernel() {
+  return active_isa() == Isa::Avx2 ? micro_kernel_avx2 : micro_kernel_scalar;
+}
+
+// 64-byte aligned scratch, grown on demand and kept per thread (packing
+// buffers are reused across calls: no allocation on the hot path).
+float* scratch(std::unique_ptr<float, decltype(&std::free)>& buffer, size_t& capacity, size_t floats) {
+  if (floats > capacity) {
+    size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+    buffer.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+    if (!buffer) throw std::bad_alloc();
+    capacity = floats;
+  }
+  return buffer.get();
+}
+
+struct PackBuffers {
+  std::unique_ptr<float, decltype(&std::free)> a{nullptr, &std::free};
+  std::unique_ptr<float, decltype(&std::free)> b{nullptr, &std::free};
+  size_t a_capacity = 0, b_capacity = 0;
+};
+
+PackBuffers& thread_buffers() {
+  thread_local PackBuffers buffers;
+  return buffers;
+}
+
+}  // namespace
+
+namespace {
+
+// The BLIS loop nest on one thread: pack a KC x NC block of B, then for each
+// MC x KC block of A (packed, or read in place) run the micro-kernel over
+// every register tile of the C block.
+void gemm_blocked(const GemmArgs& g) {
+  const MicroKernel kernel = pick_micro_kernel();
+  const DirectKernel direct_kernel = active_isa() == Isa::Avx2 ? direct_kernel_avx2 : direct_kernel_scalar;
+  // Narrow C or small A, row-major: read A in place (see DirectKernel).
+  const bool direct_a =
+      g.a_col_stride == 1 && (g.n <= kDirectMaxColumns || g.m * g.k <= kDirectMaxAElements);
+  PackBuffers& buffers = thread_buffers();
+  const int64_t nc_max = std::min(kNC, (g.n + kNR - 1) / kNR * kNR);
+  const int64_t mc_max = std::min(kMC, (g.m + kMR - 1) / kMR * kMR);
+  const int64_t kc_max = std::min(kKC, g.k);
+  float* bp = scratch(buffers.b, buffers.b_capacity, static_cast<size_t>(kc_max * nc_max));
+  float* ap = direct_a ? nullptr : scratch(buffers.a, buffers.a_capacity, static_cast<size_t>(kc_max * mc_max));
+  alignas(64) float edge[kMR * kNR];
+
+  for (int64_t jc = 0; jc < g.n; jc += kNC) {
+    const int64_t nc = std::min(kNC, g.n - jc);
+    for (int64_t pc = 0; pc < g.k; pc += kKC) {
+      const int64_t kc = std::min(kKC, g.k - pc);
+      const bool accumulate = pc > 0;
+      pack_b(bp, g.b + pc * g.b_row_stride + jc * g.b_col_stride, g.b_row_stride, g.b_col_stride, kc, nc);
+      for (int64_t ic = 0; ic < g.m; ic += kMC) {
+        const int64_t mc = std::min(kMC, g.m - ic);
+        const float* a_block = g.a + ic * g.a_row_stride + pc * g.a_col_stride;
+        if (!direct_a) pack_a(ap, a_block, g.a_row_stride, g.a_col_stride, mc, kc);
+        for (int64_t jr = 0; jr < nc; jr += kNR) {
+          const int64_t cols = std::min(kNR, nc - jr);
+          for (int64_t ir = 0; ir < mc; ir += kMR) {
+            const int64_t rows = std::min(kMR, mc - ir);
+            float* c = g.c + (ic + ir) * g.ldc + jc + jr;
+            const float* b_panel = bp + jr * kc;
+            const bool full = rows == kMR && cols == kNR;
+            // Edge tiles are computed aside in full, then their valid part kept.
+            float* target = full ? c : edge;
+            const int64_t ld = full ? g.ldc : kNR;
+            const bool acc = full && accumulate;
+            if (direct_a) {
+              const float* a_rows[kMR];
+              // Rows past the edge repeat row 0: valid memory, results discarded.
+              for (int64_t i = 0; i < kMR; ++i) a_rows[i] = a_block + (i < rows ? ir + i : ir) * g.a_row_stride;
+              direct_kernel(kc, a_rows, b_panel, target, ld, acc);
+            } else {
+              kernel(kc, ap + ir * kc, b_panel, target, ld, acc);
+            }
+            if (full) continue;
+            for (int64_t i = 0; i < rows; ++i) {
+              for (int64_t j = 0; j < cols; ++j) {
+                c[i * g.ldc + j] = (accumulate ? c[i * g.ldc + j] : 0.0f) + edge[i * kNR + j];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+bool trivial(const GemmArgs& g) {
+  if (g.m <= 0 || g.n <= 0) return true;
+  if (g.k <= 0) {
+    for (int64_t i = 0; i < g.m; ++i) std::fill(g.c + i * g.ldc, g.c + i * g.ldc + g.n, 0.0f);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void gemm_single_thread(const GemmArgs& g) {
+  if (!trivial(g)) gemm_blocked(g);
+}
+
+void gemm(const GemmArgs& g) {
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (trivial(g)) return;
+  if (threads <= 1 || g.m * g.n * g.k < kMinParallelWork) {
+    gemm_blocked(g);
+    return;
+  }
+  // Each thread computes an independent slab of C, made of whole register
+  // tiles, with its own packing buffers. (A shared packed B with barriers
+  // between blocks measured no faster on 2 cores and slower on small sizes.)
+  // Splitting columns makes every thread pack all of A (m x k); splitting
+  // rows, all of B (k x n): split the longer side to pack the smaller twice.
+  const bool split_columns = g.n > g.m;
+  const int64_t extent = split_columns ? g.n : g.m;
+  const int64_t unit = split_columns ? kNR : kMR;
+  const int64_t units = (extent + unit - 1) / unit;
+  const int parts = static_cast<int>(std::min<int64_t>(threads, units));
+  std::exception_ptr failure;  // an exception must not cross the parallel region
+#pragma omp parallel num_threads(parts)
+  {
+    const int id = omp_get_thread_num();
+    const int64_t begin = units * id / parts * unit;
+    const int64_t end = std::min(extent, units * (id + 1) / parts * unit);
+    if (begin < end) {
+      GemmArgs part = g;
+      if (split_columns) {
+        part.n = end - begin;
+        part.b = g.b + begin * g.b_col_stride;
+        part.c = g.c + begin;
+      } else {
+        part.m = end - begin;
+        part.a = g.a + begin * g.a_row_stride;
+        part.c = g.c + begin * g.ldc;
+      }
+      try {
+        gemm_blocked(part);
+      } catch (...) {
+#pragma omp critical(attnkit_gemm_failure)
+        failure = std::current_exception();
+      }
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
+namespace {
+GemmBackend default_backend() {
+  if (const char* forced = std::getenv("ATTNKIT_GEMM")) {
+    if (std::strcmp(forced, "onednn") == 0) return GemmBackend::OneDnn;
+    if (std::strcmp(forced, "attnkit") == 0) return GemmBackend::Attnkit;
+  }
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") ? GemmBackend::OneDnn : GemmBackend::Attnkit;
+}
+
+std::atomic<GemmBackend>& backend_setting() {
+  static std::atomic<GemmBackend> backend{default_backend()};
+  return backend;
+}
+}  // namespace
+
+GemmBackend gemm_backend() { return backend_setting().load(std::memory_order_relaxed); }
+void set_gemm_backend(GemmBackend backend) { backend_setting().store(backend); }
+
+void gemm_reference(const GemmArgs& g) {
+  for (int64_t i = 0; i < g.m; ++i) {
+    for (int64_t j = 0; j < g.n; ++j) {
+      double total = 0.0;
+      for (int64_t p = 0; p < g.k; ++p) {
+        total += static_cast<double>(g.a[i * g.a_row_stride + p * g.a_col_stride]) *
+                 g.b[p * g.b_row_stride + j * g.b_col_stride];
+      }
+      g.c[i * g.ldc + j] = static_cast<float>(total);
+    }
+  }
+}
+
+}  // namespace attnkit::kernels

@@ -1,0 +1,43 @@
+#pragma once
+// attnkit's own fp32 GEMM, for CPUs where oneDNN 2.6 has no fast kernel
+// (AVX2-only machines: its jit gemm there runs at 40-85 % of the FMA peak and
+// collapses at power-of-two leading dimensions).
+//
+//   C (m, n) = A (m, k) · B (k, n)        C row-major with leading dim ldc
+//
+// A and B are read through arbitrary element strides (so transposed views
+// need no copy). The algorithm is the BLIS one (Van Zee & van de Geijn 2015):
+// B is packed into k-by-NR panels and A into MR-by-k panels sized for the
+// caches, and a register-blocked micro-kernel computes MR x NR tiles of C.
+// Packing also removes the cache-set conflicts that power-of-two strides cause.
+
+#include <cstdint>
+
+namespace attnkit::kernels {
+
+struct GemmArgs {
+  int64_t m = 0, n = 0, k = 0;
+  const float* a = nullptr;
+  int64_t a_row_stride = 0, a_col_stride = 0;  // A[i][p] = a[i * a_row_stride + p * a_col_stride]
+  const float* b = nullptr;
+  int64_t b_row_stride = 0, b_col_stride = 0;  // B[p][j] = b[p * b_row_stride + j * b_col_stride]
+  float* c = nullptr;
+  int64_t ldc = 0;                             // C[i][j] = c[i * ldc + j]
+};
+
+// Splits the work over the OpenMP threads (call it outside a parallel region;
+// inside one it runs on the calling thread only).
+void gemm(const GemmArgs& args);
+// One thread, whatever the thread count.
+void gemm_single_thread(const GemmArgs& args);
+// Plain triple loop with double accumulation: the oracle for the tests.
+void gemm_reference(const GemmArgs& args);
+
+// Which GEMM matmul runs. By default attnkit's own on CPUs without AVX-512F
+// and oneDNN's (brgemm, ~86 % of the AVX-512 peak) on CPUs with it; the
+// environment variable ATTNKIT_GEMM=attnkit|onednn overrides.
+enum class GemmBackend { Attnkit, OneDnn };
+GemmBackend gemm_backend();
+void set_gemm_backend(GemmBackend backend);  // for tests and benchmarks
+
+}  // namespace attnkit::kernels
