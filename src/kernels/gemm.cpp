@@ -33,6 +33,8 @@ static_assert(kMC % kMR == 0 && kNC % kNR == 0, "cache blocks must hold whole re
 constexpr int64_t kDirectMaxColumns = 4 * kNR;
 // ... or when all of A is small enough to stay in L2 unpacked (256 KiB).
 constexpr int64_t kDirectMaxAElements = 64 * 1024;
+// Work from this many multiply-adds up runs as one team sharing packed B.
+constexpr int64_t kMinTeamWork = int64_t{1024} * 1024 * 1024;
 // Work below this many multiply-adds is not worth a second thread.
 constexpr int64_t kMinParallelWork = 48 * 48 * 48;
 
@@ -54,6 +56,18 @@ void pack_a(float* ap, const float* a, int64_t rs, int64_t cs, int64_t mc, int64
 
 // Bp: ceil(nc / NR) panels, each kc x NR (row p holds columns j..j+NR), zero-padded.
 void pack_b(float* bp, const float* b, int64_t rs, int64_t cs, int64_t kc, int64_t nc) {
+  if (cs == 1 && nc % kNR == 0) {
+    // Row-major B: walk each row of B once, dealing its 16-float pieces out
+    // to the panels. (Walking panel by panel would read B with the row stride,
+    // which for power-of-two widths keeps hitting the same cache sets.)
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = b + p * rs;
+      for (int64_t j0 = 0; j0 < nc; j0 += kNR) {
+        std::memcpy(bp + j0 * kc + p * kNR, src + j0, kNR * sizeof(float));
+      }
+    }
+    return;
+  }
   for (int64_t j0 = 0; j0 < nc; j0 += kNR) {
     const int64_t cols = std::min(kNR, nc - j0);
     float* panel = bp + j0 * kc;
@@ -243,39 +257,71 @@ PackBuffers& thread_buffers() {
 
 namespace {
 
-// The BLIS loop nest on one thread: pack a KC x NC block of B, then for each
-// MC x KC block of A (packed, or read in place) run the micro-kernel over
-// every register tile of the C block.
-void gemm_blocked(const GemmArgs& g) {
+// Buffers one member of a GEMM team packs into.
+struct PackTarget {
+  float* b;  // KC x NC packed B block (shared by the whole team)
+  float* a;  // MC x KC packed A block (this member's own); null when A is read in place
+};
+
+// Narrow C or small A, row-major: read A in place (see DirectKernel).
+bool reads_a_in_place(const GemmArgs& g) {
+  return g.a_col_stride == 1 && (g.n <= kDirectMaxColumns || g.m * g.k <= kDirectMaxAElements);
+}
+
+size_t packed_b_floats(const GemmArgs& g) {
+  return static_cast<size_t>(std::min(kKC, g.k) * std::min(kNC, (g.n + kNR - 1) / kNR * kNR));
+}
+
+size_t packed_a_floats(const GemmArgs& g) {
+  return static_cast<size_t>(std::min(kKC, g.k) * std::min(kMC, (g.m + kMR - 1) / kMR * kMR));
+}
+
+// The BLIS loop nest, run by member `member` of a team of `team_size` (1 for
+// a lone thread). The team packs each KC x NC block of B together into the
+// shared buffer, then each member computes its own band of C's rows from its
+// own packed A blocks: B is packed once, not once per thread.
+void gemm_blocked(const GemmArgs& g, int member, int team_size, PackTarget pack) {
   const MicroKernel kernel = pick_micro_kernel();
   const DirectKernel direct_kernel = active_isa() == Isa::Avx2 ? direct_kernel_avx2 : direct_kernel_scalar;
-  // Narrow C or small A, row-major: read A in place (see DirectKernel).
-  const bool direct_a =
-      g.a_col_stride == 1 && (g.n <= kDirectMaxColumns || g.m * g.k <= kDirectMaxAElements);
-  PackBuffers& buffers = thread_buffers();
-  const int64_t nc_max = std::min(kNC, (g.n + kNR - 1) / kNR * kNR);
-  const int64_t mc_max = std::min(kMC, (g.m + kMR - 1) / kMR * kMR);
-  const int64_t kc_max = std::min(kKC, g.k);
-  float* bp = scratch(buffers.b, buffers.b_capacity, static_cast<size_t>(kc_max * nc_max));
-  float* ap = direct_a ? nullptr : scratch(buffers.a, buffers.a_capacity, static_cast<size_t>(kc_max * mc_max));
+  const bool direct_a = reads_a_in_place(g);
   alignas(64) float edge[kMR * kNR];
+
+  // This member's band of rows, in whole register tiles.
+  const int64_t row_tiles = (g.m + kMR - 1) / kMR;
+  const int64_t row_begin = row_tiles * member / team_size * kMR;
+  const int64_t row_end = std::min(g.m, row_tiles * (member + 1) / team_size * kMR);
 
   for (int64_t jc = 0; jc < g.n; jc += kNC) {
     const int64_t nc = std::min(kNC, g.n - jc);
+    const int64_t panels = (nc + kNR - 1) / kNR;
     for (int64_t pc = 0; pc < g.k; pc += kKC) {
       const int64_t kc = std::min(kKC, g.k - pc);
       const bool accumulate = pc > 0;
-      pack_b(bp, g.b + pc * g.b_row_stride + jc * g.b_col_stride, g.b_row_stride, g.b_col_stride, kc, nc);
-      for (int64_t ic = 0; ic < g.m; ic += kMC) {
-        const int64_t mc = std::min(kMC, g.m - ic);
+      // This member's share of the B panels.
+      const int64_t first_panel = panels * member / team_size;
+      const int64_t last_panel = panels * (member + 1) / team_size;
+      if (first_panel < last_panel) {
+        const int64_t j0 = first_panel * kNR;
+        const int64_t width = std::min(nc, last_panel * kNR) - j0;
+        pack_b(pack.b + j0 * kc, g.b + pc * g.b_row_stride + (jc + j0) * g.b_col_stride,
+               g.b_row_stride, g.b_col_stride, kc, width);
+      }
+      // Wait for the others' panels. (A lone member must not: inside someone
+      // else's parallel region, e.g. matmul's batch loop, the barrier would
+      // bind to that team.)
+      if (team_size > 1) {
+#pragma omp barrier
+      }
+      for (int64_t ic = row_begin; ic < row_end; ic += kMC) {
+        const int64_t mc = std::min(kMC, row_end - ic);
         const float* a_block = g.a + ic * g.a_row_stride + pc * g.a_col_stride;
-        if (!direct_a) pack_a(ap, a_block, g.a_row_stride, g.a_col_stride, mc, kc);
+        if (!direct_a) pack_a(pack.a, a_block, g.a_row_stride, g.a_col_stride, mc, kc);
         for (int64_t jr = 0; jr < nc; jr += kNR) {
           const int64_t cols = std::min(kNR, nc - jr);
           for (int64_t ir = 0; ir < mc; ir += kMR) {
             const int64_t rows = std::min(kMR, mc - ir);
             float* c = g.c + (ic + ir) * g.ldc + jc + jr;
-            const float* b_panel = bp + jr * kc;
+            const float* b_panel = pack.b + jr * kc;
             const bool full = rows == kMR && cols == kNR;
             // Edge tiles are computed aside in full, then their valid part kept.
             float* target = full ? c : edge;
@@ -287,7 +333,7 @@ void gemm_blocked(const GemmArgs& g) {
               for (int64_t i = 0; i < kMR; ++i) a_rows[i] = a_block + (i < rows ? ir + i : ir) * g.a_row_stride;
               direct_kernel(kc, a_rows, b_panel, target, ld, acc);
             } else {
-              kernel(kc, ap + ir * kc, b_panel, target, ld, acc);
+              kernel(kc, pack.a + ir * kc, b_panel, target, ld, acc);
             }
             if (full) continue;
             for (int64_t i = 0; i < rows; ++i) {
@@ -298,8 +344,20 @@ void gemm_blocked(const GemmArgs& g) {
           }
         }
       }
+      // Everyone is done with this B block before it is overwritten.
+      if (team_size > 1) {
+#pragma omp barrier
+      }
     }
   }
+}
+
+// A lone thread's GEMM with its own reusable buffers.
+void gemm_alone(const GemmArgs& g) {
+  PackBuffers& buffers = thread_buffers();
+  PackTarget pack{scratch(buffers.b, buffers.b_capacity, packed_b_floats(g)),
+                  reads_a_in_place(g) ? nullptr : scratch(buffers.a, buffers.a_capacity, packed_a_floats(g))};
+  gemm_blocked(g, 0, 1, pack);
 }
 
 bool trivial(const GemmArgs& g) {
@@ -314,21 +372,37 @@ bool trivial(const GemmArgs& g) {
 }  // namespace
 
 void gemm_single_thread(const GemmArgs& g) {
-  if (!trivial(g)) gemm_blocked(g);
+  if (!trivial(g)) gemm_alone(g);
 }
 
 void gemm(const GemmArgs& g) {
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   if (trivial(g)) return;
   if (threads <= 1 || g.m * g.n * g.k < kMinParallelWork) {
-    gemm_blocked(g);
+    gemm_alone(g);
     return;
   }
-  // Each thread computes an independent slab of C, made of whole register
-  // tiles, with its own packing buffers. (A shared packed B with barriers
-  // between blocks measured no faster on 2 cores and slower on small sizes.)
-  // Splitting columns makes every thread pack all of A (m x k); splitting
-  // rows, all of B (k x n): split the longer side to pack the smaller twice.
+  if (g.m * g.n * g.k >= kMinTeamWork && g.m >= threads * kMC) {
+    // Large: one team shares each packed B block and splits the rows, so B
+    // is packed once. Buffers are allocated here, outside the parallel
+    // region, where an allocation failure can still be thrown.
+    PackBuffers& buffers = thread_buffers();
+    float* bp = scratch(buffers.b, buffers.b_capacity, packed_b_floats(g));
+    const size_t a_floats = reads_a_in_place(g) ? 0 : packed_a_floats(g);
+    std::unique_ptr<float, decltype(&std::free)> a_all(nullptr, &std::free);
+    size_t a_capacity = 0;
+    float* ap = a_floats ? scratch(a_all, a_capacity, a_floats * threads) : nullptr;
+#pragma omp parallel num_threads(threads)
+    {
+      const int id = omp_get_thread_num();
+      gemm_blocked(g, id, omp_get_num_threads(), PackTarget{bp, ap ? ap + a_floats * id : nullptr});
+    }
+    return;
+  }
+  // Smaller: each thread computes an independent slab of C, made of whole
+  // register tiles, with its own buffers (no barriers, which cost more than
+  // packing twice at these sizes). Splitting columns makes every thread pack
+  // all of A (m x k); splitting rows, all of B (k x n): split the longer side.
   const bool split_columns = g.n > g.m;
   const int64_t extent = split_columns ? g.n : g.m;
   const int64_t unit = split_columns ? kNR : kMR;
@@ -352,7 +426,7 @@ void gemm(const GemmArgs& g) {
         part.c = g.c + begin * g.ldc;
       }
       try {
-        gemm_blocked(part);
+        gemm_alone(part);
       } catch (...) {
 #pragma omp critical(attnkit_gemm_failure)
         failure = std::current_exception();

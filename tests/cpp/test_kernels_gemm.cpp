@@ -118,6 +118,16 @@ TEST(Gemm, LargeBlockedProblem) {
   }
 }
 
+TEST(Gemm, TeamSharingPackedBMatchesReference) {
+  // Large enough for the team path (>= 1024^3 multiply-adds, >= 2 x MC rows):
+  // the threads share packed B blocks and split the rows.
+  ThreadScope thread_scope(2);
+  for (int layout : {0, 3}) {
+    Problem p = make_problem(1100, 1000, 1000, layout & 1, layout & 2, 7 + layout);
+    expect_matches_reference(p, "team");
+  }
+}
+
 TEST(Gemm, EmptyInnerDimensionGivesZeros) {
   std::vector<float> c(12, 7.0f);
   GemmArgs g;
