@@ -5,7 +5,14 @@ The same functions are also attributes of ``attnkit`` itself.
 """
 
 from ._C import (
+    additive_score as additive,
+    attention,
+    bilinear_score as bilinear,
     cross_entropy,
+    dot_score as dot,
+    masked_softmax,
+    scaled_dot_product_attention,
+    scaled_dot_score as scaled_dot,
     dropout,
     embedding,
     gelu,
@@ -20,7 +27,14 @@ from ._C import (
 )
 
 __all__ = [
+    "additive",
+    "attention",
+    "bilinear",
     "cross_entropy",
+    "dot",
+    "masked_softmax",
+    "scaled_dot",
+    "scaled_dot_product_attention",
     "dropout",
     "embedding",
     "gelu",

@@ -25,5 +25,6 @@ void bind_ops(nb::module_& m, TensorClass& cls);           // ops_bindings.cpp
 void bind_reduce(nb::module_& m, TensorClass& cls);        // reduce_bindings.cpp
 void bind_nn_ops(nb::module_& m, TensorClass& cls);        // nn_ops_bindings.cpp
 void bind_autograd(nb::module_& m, TensorClass& cls);      // autograd_bindings.cpp
+void bind_attention(nb::module_& m);                       // attention_bindings.cpp
 
 }  // namespace attnkit::python

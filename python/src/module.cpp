@@ -34,5 +34,6 @@ NB_MODULE(_C, m) {
   bind_ops(m, cls);
   bind_reduce(m, cls);
   bind_nn_ops(m, cls);
+  bind_attention(m);
   bind_threading(m);
 }

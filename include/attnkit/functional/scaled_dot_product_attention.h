@@ -1,0 +1,46 @@
+#pragma once
+// scaled_dot_product_attention with torch.nn.functional's semantics:
+//
+//   q (..., Hq, L, E), k (..., Hkv, S, E), v (..., Hkv, S, Ev) -> (..., Hq, L, Ev)
+//   out = dropout(softmax(q kᵀ · scale + mask)) v,   scale = 1/√E by default
+//
+// attn_mask: bool (true = take part) or float (added to the scores),
+// broadcast to (..., Hq, L, S). is_causal: query i sees keys j <= i (the mask
+// is aligned top-left, as PyTorch's); it cannot be combined with attn_mask.
+// enable_gqa: Hkv may divide Hq; each group of Hq/Hkv query heads shares one
+// key/value head (grouped-query attention). dropout_p > 0 drops attention
+// weights (scaled by 1/(1-p)) with the counter-based generator.
+//
+// Unlike PyTorch, a query row whose every key is masked gives zeros, not NaN.
+// Extras PyTorch lacks: the attention weights (after masking, before dropout)
+// and the log-sum-exp of each row's scaled, masked scores (-inf for a fully
+// masked row), on request.
+
+#include <optional>
+
+#include "attnkit/core/rng.h"
+#include "attnkit/core/tensor.h"
+
+namespace attnkit::functional {
+
+struct SdpaOptions {
+  Tensor attn_mask;                  // undefined = none
+  double dropout_p = 0.0;
+  bool is_causal = false;
+  std::optional<double> scale;       // default 1/√E
+  bool enable_gqa = false;
+  bool return_weights = false;
+  bool return_lse = false;
+  Generator* generator = nullptr;    // for dropout; default generator if null
+};
+
+struct SdpaOutput {
+  Tensor output;   // (..., Hq, L, Ev)
+  Tensor weights;  // (..., Hq, L, S) if return_weights
+  Tensor lse;      // (..., Hq, L) if return_lse
+};
+
+SdpaOutput scaled_dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
+                                        const SdpaOptions& options = {});
+
+}  // namespace attnkit::functional

@@ -1,0 +1,124 @@
+// scaled_dot_product_attention composed from differentiable ops: plain,
+// O(L·S) memory, and the reference that a fused kernel is checked against.
+#include "attnkit/functional/scaled_dot_product_attention.h"
+
+#include <cmath>
+#include <limits>
+
+#include "attnkit/core/autograd.h"
+#include "attnkit/functional/attention.h"
+#include "attnkit/ops/compare.h"
+#include "attnkit/ops/dropout.h"
+#include "attnkit/ops/elementwise.h"
+#include "attnkit/ops/matmul.h"
+#include "attnkit/ops/reduce.h"
+
+namespace attnkit::functional {
+
+namespace {
+
+constexpr const char* kOp = "scaled_dot_product_attention";
+
+// (L, S) bool: query i may attend key j when j <= i (top-left aligned).
+Tensor causal_mask(int64_t queries, int64_t keys) {
+  Tensor rows = arange(static_cast<double>(queries)).unsqueeze(1);  // (L, 1)
+  Tensor cols = arange(static_cast<double>(keys)).unsqueeze(0);     // (1, S)
+  return le(cols, rows);
+}
+
+// k or v (..., Hkv, S, D) -> (..., Hkv * groups, S, D), each head repeated
+// `groups` times in a row (torch.repeat_interleave on dim -3).
+Tensor repeat_heads(const Tensor& t, int64_t groups) {
+  if (groups == 1) return t;
+  Shape expanded = t.shape();
+  expanded.insert(expanded.end() - 2, groups);  // (..., Hkv, G, S, D)
+  Shape merged = t.shape();
+  merged[merged.size() - 3] *= groups;
+  return t.unsqueeze(-3).expand(expanded).reshape(merged);
+}
+
+// log Σ_j exp(s_ij) per row; -inf for a row with nothing to attend to.
+Tensor row_logsumexp(const Tensor& scores) {
+  NoGradGuard no_grad;
+  const double neg_inf = -std::numeric_limits<double>::infinity();
+  Tensor row_max = max(scores, -1, true).values;  // (..., L, 1)
+  Tensor finite_max = where(eq(row_max, neg_inf), zeros({}), row_max);
+  Tensor total = sum(exp(sub(scores, finite_max)), {-1});
+  return add(log(total), finite_max.squeeze(-1));
+}
+
+}  // namespace
+
+SdpaOutput scaled_dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
+                                        const SdpaOptions& options) {
+  AK_CHECK(query.dim() >= 2 && key.dim() >= 2 && value.dim() >= 2, kOp,
+           ": expected query (..., L, E), key (..., S, E) and value (..., S, Ev), got ",
+           shape_str(query.shape()), ", ", shape_str(key.shape()), " and ", shape_str(value.shape()));
+  for (const Tensor* t : {&query, &key, &value}) {
+    AK_CHECK(is_floating(t->dtype()), kOp, ": expected floating point query, key and value, got ",
+             dtype_name(t->dtype()));
+  }
+  AK_CHECK(query.size(-1) == key.size(-1), kOp, ": query and key feature sizes differ: ",
+           query.size(-1), " != ", key.size(-1));
+  AK_CHECK(key.size(-2) == value.size(-2), kOp, ": key and value lengths differ: ", key.size(-2),
+           " != ", value.size(-2));
+  AK_CHECK(options.dropout_p >= 0.0 && options.dropout_p < 1.0, kOp,
+           ": dropout_p must be in [0, 1), got ", options.dropout_p);
+  AK_CHECK(!(options.is_causal && options.attn_mask.defined()), kOp,
+           ": attn_mask must not be given when is_causal is true");
+
+  Tensor k = key, v = value;
+  if (options.enable_gqa && query.dim() >= 3) {
+    AK_CHECK(key.dim() >= 3 && value.dim() >= 3, kOp, ": enable_gqa needs a heads dim (-3) in key and value");
+    const int64_t hq = query.size(-3), hkv = key.size(-3);
+    AK_CHECK(value.size(-3) == hkv, kOp, ": key has ", hkv, " heads but value has ", value.size(-3));
+    AK_CHECK(hkv > 0 && hq % hkv == 0, kOp, ": the number of query heads (", hq,
+             ") must be a multiple of the number of key/value heads (", hkv, ")");
+    k = repeat_heads(key, hq / hkv);
+    v = repeat_heads(value, hq / hkv);
+  } else if (query.dim() >= 3 && key.dim() >= 3) {
+    Shape qb(query.shape().begin(), query.shape().end() - 2), kb(k.shape().begin(), k.shape().end() - 2);
+    broadcast_shapes(qb, kb, kOp);  // a clear error for mismatched heads (enable_gqa?)
+  }
+
+  const int64_t queries = query.size(-2), keys = key.size(-2);
+  const double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(query.size(-1))));
+  Tensor scores = mul(matmul(query, k.transpose(-2, -1)), scale);  // (..., L, S)
+
+  Tensor bool_mask;
+  if (options.is_causal) {
+    bool_mask = causal_mask(queries, keys);
+  } else if (options.attn_mask.defined()) {
+    const Tensor& m = options.attn_mask;
+    Shape target = broadcast_shapes(scores.shape(), m.shape(), kOp);
+    AK_CHECK(m.dim() <= scores.dim() || target == scores.shape(), kOp, ": attn_mask of shape ",
+             shape_str(m.shape()), " does not broadcast to the scores' shape ", shape_str(scores.shape()));
+    if (m.dtype() == kBool) {
+      bool_mask = m;
+    } else {
+      AK_CHECK(is_floating(m.dtype()), kOp, ": attn_mask must be bool (true = take part) or float ",
+               "(added to the scores), got ", dtype_name(m.dtype()));
+      scores = add(scores, m);
+    }
+  }
+  Tensor weights = masked_softmax(scores, bool_mask);  // (..., L, S)
+  Tensor attended = options.dropout_p > 0.0
+                        ? dropout(weights, options.dropout_p, true, options.generator)
+                        : weights;
+  SdpaOutput out;
+  out.output = matmul(attended, v);  // (..., L, Ev)
+  if (options.return_weights) out.weights = weights;
+  if (options.return_lse) {
+    Tensor masked = scores;
+    if (bool_mask.defined()) {
+      NoGradGuard no_grad;
+      Shape shape = broadcast_shapes(scores.shape(), bool_mask.shape(), kOp);
+      masked = masked_fill(scores.detach().expand(shape), logical_not(bool_mask).expand(shape),
+                           -std::numeric_limits<double>::infinity());
+    }
+    out.lse = row_logsumexp(masked.detach());
+  }
+  return out;
+}
+
+}  // namespace attnkit::functional

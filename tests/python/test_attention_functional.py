@@ -1,0 +1,235 @@
+"""attnkit.functional's attention family against PyTorch: the score functions
+(SPEC A1-A4) against plain torch compositions of their formulas, soft
+attention in plain and key-value mode (A5, A6), and scaled_dot_product_attention
+against torch.nn.functional.scaled_dot_product_attention, forward and every
+gradient, over lengths 1, odd and prime, masks of every kind, and GQA."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from hypothesis import given, settings, strategies as st
+
+import attnkit
+import attnkit.functional as F
+from conftest import Tol, assert_close, normal, to_attnkit, to_numpy
+
+# fp32 through two GEMMs and a softmax: 1e-5 relative, 2e-6 absolute for
+# values near zero (each output sums up to S products).
+ATTENTION = Tol(1e-5, 2e-6)
+ATTENTION_GRAD = Tol(1e-5, 1e-5)
+
+
+def pair(rng, shape, requires_grad=True):
+    """The same random values as an attnkit leaf and a torch leaf."""
+    array = normal(rng, shape)
+    ours = to_attnkit(array, requires_grad=requires_grad)
+    theirs = torch.from_numpy(array.copy()).requires_grad_(requires_grad)
+    return ours, theirs
+
+
+def backward_both(ours, theirs, rng):
+    upstream = normal(rng, tuple(theirs.shape))
+    ours.backward(to_attnkit(upstream))
+    theirs.backward(torch.from_numpy(upstream))
+
+
+# ------------------------------------------------- scaled_dot_product_attention
+
+lengths = st.sampled_from([1, 2, 3, 7, 13, 16, 31])
+head_dims = st.sampled_from([1, 4, 8, 16, 24])
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=st.integers(1, 2), heads=st.integers(1, 3), queries=lengths, keys=lengths,
+       dim=head_dims, value_dim=head_dims,
+       mask_kind=st.sampled_from(["none", "causal", "bool", "float", "key_padding"]),
+       seed=st.integers(0, 2**16))
+def test_sdpa_matches_torch(batch, heads, queries, keys, dim, value_dim, mask_kind, seed):
+    rng = np.random.default_rng(seed)
+    q, tq = pair(rng, (batch, heads, queries, dim))
+    k, tk = pair(rng, (batch, heads, keys, dim))
+    v, tv = pair(rng, (batch, heads, keys, value_dim))
+    kwargs_ours, kwargs_torch = {}, {}
+    if mask_kind == "causal":
+        kwargs_ours["is_causal"] = kwargs_torch["is_causal"] = True
+    elif mask_kind == "bool":
+        mask = rng.random((queries, keys)) < 0.7
+        mask[:, 0] = True  # every query keeps a key: torch gives NaN otherwise
+        kwargs_ours["attn_mask"] = attnkit.from_numpy(mask)
+        kwargs_torch["attn_mask"] = torch.from_numpy(mask)
+    elif mask_kind == "float":
+        mask = normal(rng, (heads, queries, keys))
+        kwargs_ours["attn_mask"] = to_attnkit(mask)
+        kwargs_torch["attn_mask"] = torch.from_numpy(mask)
+    elif mask_kind == "key_padding":
+        keep = rng.random((batch, 1, 1, keys)) < 0.6
+        keep[..., 0] = True
+        kwargs_ours["attn_mask"] = attnkit.from_numpy(keep)
+        kwargs_torch["attn_mask"] = torch.from_numpy(keep)
+    ours = F.scaled_dot_product_attention(q, k, v, **kwargs_ours)
+    theirs = TF.scaled_dot_product_attention(tq, tk, tv, **kwargs_torch)
+    assert_close(ours, theirs, ATTENTION, f"sdpa forward ({mask_kind})")
+    backward_both(ours, theirs, rng)
+    for name, a, b in (("q", q, tq), ("k", k, tk), ("v", v, tv)):
+        assert_close(a.grad, b.grad, ATTENTION_GRAD, f"sdpa d{name} ({mask_kind})")
+
+
+@pytest.mark.parametrize("scale", [None, 0.3])
+def test_sdpa_gqa_matches_torch(scale, rng):
+    q, tq = pair(rng, (2, 6, 5, 8))
+    k, tk = pair(rng, (2, 2, 7, 8))
+    v, tv = pair(rng, (2, 2, 7, 3))
+    ours = F.scaled_dot_product_attention(q, k, v, enable_gqa=True, scale=scale)
+    theirs = TF.scaled_dot_product_attention(tq, tk, tv, enable_gqa=True, scale=scale)
+    assert_close(ours, theirs, ATTENTION, "gqa forward")
+    backward_both(ours, theirs, rng)
+    for name, a, b in (("q", q, tq), ("k", k, tk), ("v", v, tv)):
+        assert_close(a.grad, b.grad, ATTENTION_GRAD, f"gqa d{name}")
+
+
+def test_sdpa_unbatched_and_three_dim_inputs(rng):
+    for shape_q, shape_k in (((5, 4), (7, 4)), ((3, 5, 4), (3, 7, 4))):
+        q, tq = pair(rng, shape_q)
+        k, tk = pair(rng, shape_k)
+        v, tv = pair(rng, shape_k)
+        assert_close(F.scaled_dot_product_attention(q, k, v),
+                     TF.scaled_dot_product_attention(tq, tk, tv), ATTENTION, str(shape_q))
+
+
+def test_fully_masked_rows_give_zeros_and_finite_gradients(rng):
+    q, _ = pair(rng, (1, 2, 4, 8))
+    k, _ = pair(rng, (1, 2, 5, 8))
+    v, _ = pair(rng, (1, 2, 5, 8))
+    mask = np.ones((4, 5), dtype=bool)
+    mask[2] = False  # query 2 may attend nothing
+    out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=attnkit.from_numpy(mask),
+                                                  return_weights=True)
+    out_np = to_numpy(out)
+    assert (out_np[:, :, 2] == 0).all()
+    assert (to_numpy(weights)[:, :, 2] == 0).all()
+    assert np.isfinite(out_np).all()
+    out.sum().backward()
+    for t in (q, k, v):
+        assert np.isfinite(to_numpy(t.grad)).all()
+    assert (to_numpy(q.grad)[:, :, 2] == 0).all()
+    # The other rows equal torch's.
+    tq, tk, tv = (torch.from_numpy(to_numpy(t).copy()) for t in (q, k, v))
+    theirs = TF.scaled_dot_product_attention(tq, tk, tv, attn_mask=torch.from_numpy(mask))
+    keep = [0, 1, 3]
+    assert_close(out_np[:, :, keep], theirs.numpy()[:, :, keep], ATTENTION, "unmasked rows")
+
+
+def test_return_weights_and_lse(rng):
+    q, tq = pair(rng, (2, 3, 6, 8), requires_grad=False)
+    k, tk = pair(rng, (2, 3, 9, 8), requires_grad=False)
+    v, _ = pair(rng, (2, 3, 9, 4), requires_grad=False)
+    mask = rng.random((6, 9)) < 0.6
+    mask[:, 3] = True
+    out, weights, lse = F.scaled_dot_product_attention(
+        q, k, v, attn_mask=attnkit.from_numpy(mask), return_weights=True, return_lse=True)
+    scores = (tq @ tk.transpose(-2, -1)) / math.sqrt(8)
+    scores = scores.masked_fill(~torch.from_numpy(mask), float("-inf"))
+    assert_close(weights, torch.softmax(scores, -1), ATTENTION, "weights")
+    assert_close(lse, torch.logsumexp(scores, -1), ATTENTION, "lse")
+
+
+def test_dropout_keeps_the_expected_fraction_and_repeats_with_a_seed(rng):
+    q, _ = pair(rng, (1, 1, 64, 16), requires_grad=False)
+    k, _ = pair(rng, (1, 1, 64, 16), requires_grad=False)
+    eye = attnkit.from_numpy(np.eye(64, dtype=np.float32)[None, None].copy())
+    attnkit.manual_seed(3)
+    _, w = F.scaled_dot_product_attention(q, k, eye, return_weights=True)
+    attnkit.manual_seed(3)
+    dropped = F.scaled_dot_product_attention(q, k, eye, dropout_p=0.25)
+    attnkit.manual_seed(3)
+    again = F.scaled_dot_product_attention(q, k, eye, dropout_p=0.25)
+    np.testing.assert_array_equal(to_numpy(dropped), to_numpy(again))
+    # out = dropout(w) @ I = dropout(w): each weight is kept (scaled by 4/3) or zeroed.
+    d, w = to_numpy(dropped), to_numpy(w)
+    kept = d != 0
+    assert abs(kept.mean() - 0.75) < 0.02
+    np.testing.assert_allclose(d[kept], w[kept] / 0.75, rtol=1e-5)
+
+
+def test_sdpa_errors_name_the_op():
+    q = attnkit.randn(1, 2, 3, 4)
+    with pytest.raises(ValueError, match="scaled_dot_product_attention"):
+        F.scaled_dot_product_attention(q, attnkit.randn(1, 2, 3, 5), attnkit.randn(1, 2, 3, 4))
+    with pytest.raises(ValueError, match="scaled_dot_product_attention"):
+        F.scaled_dot_product_attention(q, q, q, attn_mask=attnkit.ones(3, 3, dtype=attnkit.bool),
+                                       is_causal=True)
+    with pytest.raises(ValueError, match="multiple"):
+        F.scaled_dot_product_attention(attnkit.randn(1, 3, 3, 4), attnkit.randn(1, 2, 3, 4),
+                                       attnkit.randn(1, 2, 3, 4), enable_gqa=True)
+    with pytest.raises(ValueError, match="scaled_dot_product_attention"):
+        F.scaled_dot_product_attention(q, q, q, attn_mask=attnkit.ones(3, 3, dtype=attnkit.int64))
+    with pytest.raises(ValueError, match="dropout_p"):
+        F.scaled_dot_product_attention(q, q, q, dropout_p=1.5)
+
+
+# ------------------------------------------------------- score functions
+
+def test_score_functions_match_their_formulas(rng):
+    q, tq = pair(rng, (2, 3, 5))   # (B, M, Dq)
+    k, tk = pair(rng, (2, 7, 5))   # (B, N, Dk)
+    checks = {
+        "dot": (F.dot(q, k), tq @ tk.transpose(-2, -1)),
+        "scaled_dot": (F.scaled_dot(q, k), tq @ tk.transpose(-2, -1) / math.sqrt(5)),
+    }
+    w, tw = pair(rng, (5, 5))
+    checks["bilinear"] = (F.bilinear(q, k, w), torch.einsum("bnk,kq,bmq->bmn", tk, tw, tq))
+    wk, twk = pair(rng, (6, 5))
+    wq, twq = pair(rng, (6, 5))
+    vv, tvv = pair(rng, (6,))
+    additive_ref = torch.tanh((tk @ twk.T)[:, None, :, :] + (tq @ twq.T)[:, :, None, :]) @ tvv
+    checks["additive"] = (F.additive(q, k, wk, wq, vv), additive_ref)
+    for name, (ours, theirs) in checks.items():
+        assert_close(ours, theirs, ATTENTION, f"{name} score")
+    # Gradients of all four together.
+    total = sum((ours * float(i + 1)).sum() for i, (ours, _) in enumerate(checks.values()))
+    total_t = sum((theirs * float(i + 1)).sum() for i, (_, theirs) in enumerate(checks.values()))
+    total.backward()
+    total_t.backward()
+    for name, a, b in (("q", q, tq), ("k", k, tk), ("W", w, tw), ("w_key", wk, twk),
+                       ("w_query", wq, twq), ("v", vv, tvv)):
+        assert_close(a.grad, b.grad, ATTENTION_GRAD, f"score d{name}")
+
+
+@pytest.mark.parametrize("mode", ["plain", "key_value"])
+@pytest.mark.parametrize("score", ["dot", "scaled_dot", "additive"])
+def test_attention_matches_a_torch_composition(mode, score, rng):
+    q, tq = pair(rng, (2, 4, 6))
+    k, tk = pair(rng, (2, 9, 6))
+    v, tv = pair(rng, (2, 9, 3)) if mode == "key_value" else (None, tk)
+    mask = rng.random((2, 1, 9)) < 0.7
+    mask[..., 0] = True
+    if score == "additive":
+        wk, twk = pair(rng, (5, 6))
+        wq, twq = pair(rng, (5, 6))
+        vv, tvv = pair(rng, (5,))
+        score_fn = lambda qq, kk: F.additive(qq, kk, wk, wq, vv)  # noqa: E731
+        scores_t = torch.tanh((tk @ twk.T)[:, None] + (tq @ twq.T)[:, :, None]) @ tvv
+    else:
+        score_fn = score
+        scores_t = tq @ tk.transpose(-2, -1) / (math.sqrt(6) if score == "scaled_dot" else 1.0)
+    out, alpha = F.attention(q, k, v, score=score_fn, mask=attnkit.from_numpy(mask))
+    alpha_t = torch.softmax(scores_t.masked_fill(~torch.from_numpy(mask), float("-inf")), -1)
+    out_t = alpha_t @ tv
+    assert_close(alpha, alpha_t, ATTENTION, "alpha")
+    assert_close(out, out_t, ATTENTION, "output")
+    backward_both(out, out_t, rng)
+    assert_close(q.grad, tq.grad, ATTENTION_GRAD, "dq")
+    assert_close(k.grad, tk.grad, ATTENTION_GRAD, "dk")
+
+
+def test_attention_errors_name_the_op():
+    with pytest.raises(ValueError, match="attention"):
+        F.attention(attnkit.randn(2, 3), attnkit.randn(4, 3), attnkit.randn(5, 2))
+    with pytest.raises(ValueError, match="score"):
+        F.attention(attnkit.randn(2, 3), attnkit.randn(4, 3), score="cosine")
+    with pytest.raises(ValueError, match="additive_score"):
+        F.additive(attnkit.randn(2, 3), attnkit.randn(4, 3), attnkit.randn(5, 3),
+                   attnkit.randn(5, 2), attnkit.randn(5))
