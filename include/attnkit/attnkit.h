@@ -8,6 +8,7 @@
 #include "attnkit/core/tensor.h"
 #include "attnkit/core/threading.h"
 #include "attnkit/functional/attention.h"
+#include "attnkit/functional/hard_attention.h"
 #include "attnkit/functional/scaled_dot_product_attention.h"
 #include "attnkit/functional/scores.h"
 #include "attnkit/ops/compare.h"

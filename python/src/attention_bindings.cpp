@@ -67,6 +67,25 @@ nb::object sdpa_op(const Tensor& query, const Tensor& key, const Tensor& value, 
   return nb::tuple(parts);
 }
 
+nb::tuple hard_attention_op(const Tensor& query, const Tensor& key, const Tensor* value, nb::handle score,
+                            const Tensor* mask, const std::string& mode, Generator* generator) {
+  if (mode != "argmax" && mode != "sample") {
+    throw ValueError("hard_attention: mode must be 'argmax' or 'sample', got '" + mode + "'");
+  }
+  functional::HardAttentionOutput out = functional::hard_attention(
+      query, key, value ? *value : Tensor(), to_score_fn(score), mask ? *mask : Tensor(),
+      mode == "argmax" ? functional::HardMode::Argmax : functional::HardMode::Sample, generator);
+  return nb::make_tuple(out.output, out.index, out.log_prob, out.weights);
+}
+
+Tensor gumbel_softmax_op(const Tensor& logits, double tau, bool hard, double /*eps*/, int64_t dim,
+                         Generator* generator) {
+  if (logits.dim() > 0 && wrap_dim(dim, logits.dim(), "gumbel_softmax") != logits.dim() - 1) {
+    throw ValueError("gumbel_softmax: only dim=-1 (the last dim) is supported");
+  }
+  return functional::gumbel_softmax(logits, tau, hard, generator);
+}
+
 }  // namespace
 
 void bind_attention(nb::module_& m) {
@@ -89,6 +108,15 @@ void bind_attention(nb::module_& m) {
         "mask"_a = nb::none(),
         "Soft attention: returns (output, weights). Without value the keys are read out (key = "
         "value). mask (bool, broadcast to (..., M, N)): true where a key may be attended.");
+  m.def("hard_attention", &hard_attention_op, "query"_a, "key"_a, "value"_a = nb::none(),
+        "score"_a = "scaled_dot", "mask"_a = nb::none(), "mode"_a = "argmax", "generator"_a = nb::none(),
+        "Hard attention: returns (output, index, log_prob, weights). mode 'argmax' or 'sample' "
+        "(from α). The choice has no gradient: train the scores with REINFORCE on log_prob, or use "
+        "gumbel_softmax(hard=True) (straight-through).");
+  m.def("gumbel_softmax", &gumbel_softmax_op, "logits"_a, "tau"_a = 1.0, "hard"_a = false, "eps"_a = 1e-10,
+        "dim"_a = -1, "generator"_a = nb::none(),
+        "torch.nn.functional.gumbel_softmax over the last dim; with hard=True the straight-through "
+        "one-hot. The noise is rand(logits.shape) from the generator.");
   m.def("scaled_dot_product_attention", &sdpa_op, "query"_a, "key"_a, "value"_a, "attn_mask"_a = nb::none(),
         "dropout_p"_a = 0.0, "is_causal"_a = false, "scale"_a = nb::none(), "enable_gqa"_a = false,
         "return_weights"_a = false, "return_lse"_a = false, "generator"_a = nb::none(),

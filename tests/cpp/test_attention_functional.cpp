@@ -120,3 +120,58 @@ TEST(AttentionErrors, NameTheOp) {
 
 }  // namespace
 }  // namespace attnkit::testing
+
+namespace attnkit::testing {
+namespace {
+
+TEST(HardAttention, LogProbGradcheckAndChosenRows) {
+  Tensor q = leaf(randn_tensor({2, 3, 4}, 40)), k = leaf(randn_tensor({2, 5, 4}, 41));
+  Tensor v = randn_tensor({2, 5, 2}, 42);
+  auto out = functional::hard_attention(q, k, v, functional::scaled_dot_score);
+  for (int64_t b = 0; b < 2; ++b) {
+    for (int64_t m = 0; m < 3; ++m) {
+      const int64_t j = static_cast<int64_t>(out.index.at({b, m}));
+      EXPECT_EQ(out.output.at({b, m, 1}), v.at({b, j, 1}));
+      EXPECT_NEAR(out.log_prob.at({b, m}), std::log(out.weights.at({b, m, j})), 1e-6);
+    }
+  }
+  // With the choice fixed (argmax is locally constant), log_prob is smooth in q and k.
+  EXPECT_TRUE(gradcheck(
+      [](const auto& x) {
+        return functional::hard_attention(x[0], x[1], Tensor(), functional::scaled_dot_score).log_prob;
+      },
+      {q, k}));
+}
+
+TEST(HardAttention, SamplingRepeatsWithASeedAndAvoidsMaskedKeys) {
+  Tensor q = randn_tensor({64, 4}, 43), k = randn_tensor({6, 4}, 44);
+  Tensor mask = ones({6}, kBool);
+  mask.select(0, 3).fill_(0.0);
+  Generator first(7), second(7);
+  auto a = functional::hard_attention(q, k, Tensor(), functional::dot_score, mask,
+                                      functional::HardMode::Sample, &first);
+  auto b = functional::hard_attention(q, k, Tensor(), functional::dot_score, mask,
+                                      functional::HardMode::Sample, &second);
+  for (int64_t i = 0; i < 64; ++i) {
+    EXPECT_EQ(a.index.at({i}), b.index.at({i}));
+    EXPECT_NE(a.index.at({i}), 3.0);
+  }
+}
+
+TEST(GumbelSoftmax, HardIsOneHotWithTheSoftGradient) {
+  Tensor logits = leaf(randn_tensor({3, 5}, 45));
+  Tensor weights = randn_tensor({3, 5}, 46);
+  Generator g1(3), g2(3);
+  Tensor hard = functional::gumbel_softmax(logits, 0.7, true, &g1);
+  sum(mul(hard, weights)).backward();
+  Tensor hard_grad = logits.grad().clone();
+  logits.set_grad(Tensor());
+  Tensor soft = functional::gumbel_softmax(logits, 0.7, false, &g2);
+  sum(mul(soft, weights)).backward();
+  EXPECT_TRUE(all_close(hard_grad, logits.grad(), 1e-7, 1e-6));
+  for (int64_t r = 0; r < 3; ++r) EXPECT_NEAR(sum(hard.select(0, r)).item(), 1.0, 1e-6);
+  EXPECT_TRUE(throws_error_naming([&] { functional::gumbel_softmax(logits, 0.0); }, "gumbel_softmax"));
+}
+
+}  // namespace
+}  // namespace attnkit::testing

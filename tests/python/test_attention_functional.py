@@ -233,3 +233,61 @@ def test_attention_errors_name_the_op():
     with pytest.raises(ValueError, match="additive_score"):
         F.additive(attnkit.randn(2, 3), attnkit.randn(4, 3), attnkit.randn(5, 3),
                    attnkit.randn(5, 2), attnkit.randn(5))
+
+
+# ------------------------------------------------------- hard attention (A7)
+
+def test_hard_attention_argmax_reads_the_most_likely_value(rng):
+    q, tq = pair(rng, (2, 3, 4))
+    k, tk = pair(rng, (2, 6, 4))
+    v, tv = pair(rng, (2, 6, 5))
+    out, index, log_prob, alpha = F.hard_attention(q, k, v, mode="argmax")
+    alpha_t = torch.softmax(tq @ tk.transpose(-2, -1) / 2.0, -1)
+    assert_close(alpha, alpha_t, ATTENTION, "alpha")
+    index_t = alpha_t.argmax(-1)
+    np.testing.assert_array_equal(to_numpy(index), index_t.numpy())
+    out_t = torch.gather(tv, 1, index_t[..., None].expand(-1, -1, 5))
+    assert_close(out, out_t, ATTENTION, "chosen values")
+    log_prob_t = torch.log(torch.gather(alpha_t, -1, index_t[..., None])).squeeze(-1)
+    assert_close(log_prob, log_prob_t, ATTENTION, "log_prob")
+    # REINFORCE: the gradient of log_prob reaches the query; the read-out reaches v only.
+    reward = normal(rng, (2, 3))
+    (log_prob * to_attnkit(reward)).sum().backward()
+    (log_prob_t * torch.from_numpy(reward)).sum().backward()
+    assert_close(q.grad, tq.grad, ATTENTION_GRAD, "d log_prob / dq")
+    assert v.grad is None
+
+
+def test_hard_attention_sampling_follows_alpha_and_repeats_with_a_seed():
+    k = attnkit.from_numpy(np.array([[[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]]], dtype=np.float32))
+    q = attnkit.zeros(1, 4000, 3)  # equal scores: α uniform over the 3 keys
+    mask = attnkit.from_numpy(np.array([True, True, False]))
+    attnkit.manual_seed(5)
+    _, index, log_prob, _ = F.hard_attention(q, k, mode="sample", mask=mask)
+    attnkit.manual_seed(5)
+    _, again, _, _ = F.hard_attention(q, k, mode="sample", mask=mask)
+    idx = to_numpy(index)
+    np.testing.assert_array_equal(idx, to_numpy(again))
+    assert set(np.unique(idx)) == {0, 1}  # the masked key is never chosen
+    assert abs((idx == 0).mean() - 0.5) < 0.04
+    np.testing.assert_allclose(to_numpy(log_prob), math.log(0.5), rtol=1e-6)
+
+
+def test_gumbel_softmax_matches_torch_formula_and_straight_through(rng):
+    logits, tlogits = pair(rng, (4, 7))
+    attnkit.manual_seed(9)
+    u = to_numpy(attnkit.rand(4, 7)).astype(np.float64)
+    noise = torch.from_numpy(-np.log(-np.log(np.maximum(u, 1e-10))).astype(np.float32))
+    soft_t = torch.softmax((tlogits + noise) / 0.5, -1)
+    attnkit.manual_seed(9)
+    soft = F.gumbel_softmax(logits, tau=0.5)
+    assert_close(soft, soft_t, ATTENTION, "soft sample")
+    attnkit.manual_seed(9)
+    hard = F.gumbel_softmax(logits, tau=0.5, hard=True)
+    h = to_numpy(hard)
+    assert ((h == 0) | (np.abs(h - 1) < 1e-6)).all() and np.allclose(h.sum(-1), 1.0)
+    np.testing.assert_array_equal(h.argmax(-1), soft_t.detach().numpy().argmax(-1))
+    weights = normal(rng, (4, 7))
+    (hard * to_attnkit(weights)).sum().backward()
+    (soft_t * torch.from_numpy(weights)).sum().backward()
+    assert_close(logits.grad, tlogits.grad, ATTENTION_GRAD, "straight-through gradient")
