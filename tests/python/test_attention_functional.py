@@ -291,3 +291,62 @@ def test_gumbel_softmax_matches_torch_formula_and_straight_through(rng):
     (hard * to_attnkit(weights)).sum().backward()
     (soft_t * torch.from_numpy(weights)).sum().backward()
     assert_close(logits.grad, tlogits.grad, ATTENTION_GRAD, "straight-through gradient")
+
+
+# ------------------------------------------- fused kernel (inference path)
+
+@settings(max_examples=30, deadline=None)
+@given(batch=st.integers(1, 2), heads=st.integers(1, 3), queries=st.sampled_from([1, 3, 63, 64, 65, 130]),
+       keys=st.sampled_from([1, 5, 127, 128, 129, 200]), dim=st.sampled_from([16, 64, 96]),
+       mask_kind=st.sampled_from(["none", "causal", "bool", "float", "key_padding"]),
+       seed=st.integers(0, 2**16))
+def test_fused_inference_matches_torch(batch, heads, queries, keys, dim, mask_kind, seed):
+    """Without gradients (and dropout, weights) SDPA runs the fused kernel: blocks of
+    64 queries x 128 keys with an online softmax. Sizes straddle both blocks."""
+    rng = np.random.default_rng(seed)
+    arrays = [normal(rng, (batch, heads, n, dim)) for n in (queries, keys, keys)]
+    kwargs_ours, kwargs_torch = {}, {}
+    if mask_kind == "causal":
+        kwargs_ours["is_causal"] = kwargs_torch["is_causal"] = True
+    elif mask_kind == "bool":
+        mask = rng.random((queries, keys)) < 0.7
+        mask[:, 0] = True
+        kwargs_ours["attn_mask"], kwargs_torch["attn_mask"] = attnkit.from_numpy(mask), torch.from_numpy(mask)
+    elif mask_kind == "float":
+        mask = normal(rng, (heads, queries, keys))
+        kwargs_ours["attn_mask"], kwargs_torch["attn_mask"] = to_attnkit(mask), torch.from_numpy(mask)
+    elif mask_kind == "key_padding":
+        keep = rng.random((batch, 1, 1, keys)) < 0.6
+        keep[..., 0] = True
+        kwargs_ours["attn_mask"], kwargs_torch["attn_mask"] = attnkit.from_numpy(keep), torch.from_numpy(keep)
+    with attnkit.no_grad():
+        out, lse = F.scaled_dot_product_attention(*[to_attnkit(a) for a in arrays], return_lse=True,
+                                                  **kwargs_ours)
+    tq, tk, tv = (torch.from_numpy(a) for a in arrays)
+    theirs = TF.scaled_dot_product_attention(tq, tk, tv, **kwargs_torch)
+    assert_close(out, theirs, ATTENTION, f"fused forward ({mask_kind})")
+    scores = tq @ tk.transpose(-2, -1) / math.sqrt(dim)
+    if mask_kind == "causal":
+        scores = scores.masked_fill(~torch.ones(queries, keys, dtype=torch.bool).tril(), float("-inf"))
+    elif mask_kind in ("bool", "key_padding"):
+        scores = scores.masked_fill(~kwargs_torch["attn_mask"], float("-inf"))
+    elif mask_kind == "float":
+        scores = scores + kwargs_torch["attn_mask"]
+    assert_close(lse, torch.logsumexp(scores, -1), Tol(1e-5, 1e-5), f"fused lse ({mask_kind})")
+
+
+def test_fused_inference_gqa_and_dead_rows(rng):
+    q, k, v = normal(rng, (2, 6, 70, 32)), normal(rng, (2, 2, 150, 32)), normal(rng, (2, 2, 150, 8))
+    with attnkit.no_grad():
+        out = F.scaled_dot_product_attention(to_attnkit(q), to_attnkit(k), to_attnkit(v), enable_gqa=True)
+    theirs = TF.scaled_dot_product_attention(*(torch.from_numpy(a) for a in (q, k, v)), enable_gqa=True)
+    assert_close(out, theirs, ATTENTION, "fused gqa")
+    mask = np.ones((70, 150), dtype=bool)
+    mask[5] = False
+    with attnkit.no_grad():
+        out, lse = F.scaled_dot_product_attention(to_attnkit(q), to_attnkit(k), to_attnkit(v),
+                                                  attn_mask=attnkit.from_numpy(mask), enable_gqa=True,
+                                                  return_lse=True)
+    o, l = to_numpy(out), to_numpy(lse)
+    assert (o[:, :, 5] == 0).all() and np.isneginf(l[:, :, 5]).all()
+    assert np.isfinite(o).all()

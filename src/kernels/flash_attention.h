@@ -1,0 +1,41 @@
+#pragma once
+// Fused attention forward (FlashAttention-2, Dao 2023, Algorithm 1) on the CPU:
+// a block of queries against blocks of keys/values with an online softmax
+// (Milakov & Gimelshein 2018), so the (L, S) score matrix never exists: extra
+// memory is O(Br·Bc) per thread. Causal key blocks entirely above the
+// diagonal are skipped. The two block products run on attnkit's GEMM.
+//
+// Layout: per batch-head b, q (L, E), k (S, E), v (S, Ev), out (L, Ev), each
+// with its own row stride (unit column stride), and lse (L). The mask, if
+// any, is read through strides: bool (true = take part) or additive float.
+
+#include <cstdint>
+
+namespace attnkit::kernels {
+
+struct FlashAttentionParams {
+  int64_t batch_heads = 0;  // number of (batch, head) problems
+  int64_t queries = 0, keys = 0, head_dim = 0, value_dim = 0;
+  // Pointer to problem b's first row: base + offset(b), offsets given per problem.
+  const float* q = nullptr;
+  const float* k = nullptr;
+  const float* v = nullptr;
+  float* out = nullptr;
+  float* lse = nullptr;  // (batch_heads, L) contiguous; may be null
+  const int64_t* q_offsets = nullptr;  // (batch_heads) element offsets
+  const int64_t* k_offsets = nullptr;
+  const int64_t* v_offsets = nullptr;
+  const int64_t* out_offsets = nullptr;
+  int64_t q_row_stride = 0, k_row_stride = 0, v_row_stride = 0, out_row_stride = 0;
+  float scale = 1.0f;
+  bool causal = false;
+  // Optional mask: element (b, i, j) at mask_offsets[b] + i * mask_row_stride + j * mask_col_stride.
+  const bool* bool_mask = nullptr;
+  const float* float_mask = nullptr;
+  const int64_t* mask_offsets = nullptr;
+  int64_t mask_row_stride = 0, mask_col_stride = 0;
+};
+
+void flash_attention_forward(const FlashAttentionParams& params);
+
+}  // namespace attnkit::kernels
