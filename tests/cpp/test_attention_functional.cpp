@@ -2,6 +2,7 @@
 // through every mask kind and GQA, fully masked rows, and errors. Parity with
 // PyTorch lives in tests/python/test_attention_functional.py.
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include "gradcheck.h"
@@ -182,6 +183,10 @@ namespace {
 // Without gradients SDPA runs the fused kernel; with them, the composed
 // reference. The two must agree on every path of the kernel.
 TEST(FusedSdpa, MatchesTheComposedReference) {
+  setenv("ATTNKIT_SDPA", "fused", 1);  // every eligible call, whatever its length
+  struct Unset {
+    ~Unset() { unsetenv("ATTNKIT_SDPA"); }
+  } unset;
   struct Case {
     Shape q, k, v;
     bool causal;

@@ -295,13 +295,25 @@ def test_gumbel_softmax_matches_torch_formula_and_straight_through(rng):
 
 # ------------------------------------------- fused kernel (inference path)
 
+@pytest.fixture
+def fused_path():
+    """Forces the fused kernel for eligible calls, whatever their length."""
+    import os
+    previous = os.environ.get("ATTNKIT_SDPA")
+    os.environ["ATTNKIT_SDPA"] = "fused"
+    yield
+    if previous is None:
+        del os.environ["ATTNKIT_SDPA"]
+    else:
+        os.environ["ATTNKIT_SDPA"] = previous
+
 @settings(max_examples=30, deadline=None)
 @given(batch=st.integers(1, 2), heads=st.integers(1, 3), queries=st.sampled_from([1, 3, 63, 64, 65, 130]),
        keys=st.sampled_from([1, 5, 127, 128, 129, 200]), dim=st.sampled_from([16, 64, 96]),
        mask_kind=st.sampled_from(["none", "causal", "bool", "float", "key_padding"]),
        seed=st.integers(0, 2**16))
-def test_fused_inference_matches_torch(batch, heads, queries, keys, dim, mask_kind, seed):
-    """Without gradients (and dropout, weights) SDPA runs the fused kernel: blocks of
+def test_fused_inference_matches_torch(batch, heads, queries, keys, dim, mask_kind, seed, fused_path):
+    """Without gradients (and dropout, weights) SDPA can run the fused kernel: blocks of
     64 queries x 128 keys with an online softmax. Sizes straddle both blocks."""
     rng = np.random.default_rng(seed)
     arrays = [normal(rng, (batch, heads, n, dim)) for n in (queries, keys, keys)]
@@ -335,7 +347,7 @@ def test_fused_inference_matches_torch(batch, heads, queries, keys, dim, mask_ki
     assert_close(lse, torch.logsumexp(scores, -1), Tol(1e-5, 1e-5), f"fused lse ({mask_kind})")
 
 
-def test_fused_inference_gqa_and_dead_rows(rng):
+def test_fused_inference_gqa_and_dead_rows(rng, fused_path):
     q, k, v = normal(rng, (2, 6, 70, 32)), normal(rng, (2, 2, 150, 32)), normal(rng, (2, 2, 150, 8))
     with attnkit.no_grad():
         out = F.scaled_dot_product_attention(to_attnkit(q), to_attnkit(k), to_attnkit(v), enable_gqa=True)
