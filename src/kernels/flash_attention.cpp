@@ -8,7 +8,9 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
+#include "kernels/vec_avx2.h"
 
 namespace attnkit::kernels {
 
@@ -20,10 +22,39 @@ constexpr int64_t kQueryBlock = 64;   // Br
 constexpr int64_t kKeyBlock = 128;    // Bc
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
+// row[j] = exp(row[j] - max) for j < cols; returns their sum. The plain loop
+// is the reference for the AVX2 one.
+float exp_shifted_sum_scalar(float* row, int64_t cols, float max) {
+  float total = 0.0f;
+  for (int64_t j = 0; j < cols; ++j) {
+    row[j] = std::exp(row[j] - max);
+    total += row[j];
+  }
+  return total;
+}
+
+__attribute__((target("avx2,fma"))) float exp_shifted_sum_avx2(float* row, int64_t cols, float max) {
+  const __m256 shift = _mm256_set1_ps(max);
+  __m256 sum = _mm256_setzero_ps();
+  int64_t j = 0;
+  for (; j + 8 <= cols; j += 8) {
+    __m256 e = avx2::exp(_mm256_sub_ps(_mm256_loadu_ps(row + j), shift));
+    _mm256_storeu_ps(row + j, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  float total = avx2::horizontal_sum(sum);
+  for (; j < cols; ++j) {
+    row[j] = std::exp(row[j] - max);
+    total += row[j];
+  }
+  return total;
+}
+
 // One block of queries [q0, q0 + rows) of problem b, against every key block.
 void attend_block(const FlashAttentionParams& p, int64_t b, int64_t q0, int64_t rows,
                   std::vector<float>& scores, std::vector<float>& acc, std::vector<float>& part) {
   const int64_t E = p.head_dim, Ev = p.value_dim;
+  const auto exp_shifted_sum = active_isa() == Isa::Avx2 ? exp_shifted_sum_avx2 : exp_shifted_sum_scalar;
   const float* q = p.q + p.q_offsets[b] + q0 * p.q_row_stride;
   std::vector<float> row_max(rows, kNegInf), row_sum(rows, 0.0f);
   std::fill(acc.begin(), acc.begin() + rows * Ev, 0.0f);
@@ -61,11 +92,7 @@ void attend_block(const FlashAttentionParams& p, int64_t b, int64_t q0, int64_t 
         continue;
       }
       const float correction = std::exp(row_max[i] - new_max);  // 0 when the old max was -inf
-      float total = 0.0f;
-      for (int64_t j = 0; j < cols; ++j) {
-        sr[j] = std::exp(sr[j] - new_max);
-        total += sr[j];
-      }
+      const float total = exp_shifted_sum(sr, cols, new_max);
       row_sum[i] = row_sum[i] * correction + total;
       row_max[i] = new_max;
       float* ar = acc.data() + i * Ev;
