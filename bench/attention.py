@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """scaled_dot_product_attention: attnkit against torch in the same process.
 
-Forward, and forward + backward, of attention-shaped problems (batch, heads,
-length, head dim), with and without a causal mask, both libraries on the same
-thread count, timed alternately repetition by repetition; each row reports
-medians and the speedup torch_ms / attnkit_ms (> 1: attnkit is faster).
+The matrix of issue 3: B=1, H=12, head dim d in {64, 128}, length
+N in {512, 1024, 2048, 4096, 8192}, causal and not, forward and
+forward + backward. Both libraries run on the same thread count and are timed
+alternately call by call; each row reports medians, the effective GFLOP/s
+(forward 4·N²·d per head, halved when causal; forward + backward counted as
+3.5 times the forward, FlashAttention-2's accounting), the fraction of this
+machine's FMA peak, and the speedup torch_ms / attnkit_ms (> 1: attnkit is
+faster).
 
-attnkit's scaled_dot_product_attention is for now composed from ops (the
-reference, O(L·S) memory); this harness is the yardstick for the fused
-kernel that replaces it.
-
-    python bench/attention.py [--threads 2] [--repeats 5] [--json FILE]
+    python bench/attention.py [--threads 2] [--repeats 3] [--n 512 2048]
+                              [--d 64] [--modes fwd fwdbwd] [--json FILE]
 """
 
 from __future__ import annotations
@@ -27,12 +28,10 @@ import torch.nn.functional as TF
 import attnkit
 import attnkit.functional as F
 
-CASES = [  # (name, batch, heads, length, head_dim, causal)
-    ("gpt2-small 512", 1, 12, 512, 64, True),
-    ("bert 128 x8", 8, 12, 128, 64, False),
-    ("long 2048", 1, 8, 2048, 64, True),
-    ("wide head 256", 2, 4, 256, 128, False),
-]
+BATCH, HEADS = 1, 12
+# Measured by bench/fma_peak on this machine (AVX2 + FMA, 2 threads);
+# REFERENCES.md's 400 assumes AVX-512, which this VM does not expose.
+FMA_PEAK_GFLOPS = {1: 102.4, 2: 204.7}
 
 
 def _time_ms(fn) -> float:
@@ -41,8 +40,8 @@ def _time_ms(fn) -> float:
     return (time.perf_counter() - start) * 1e3
 
 
-def run_case(name, batch, heads, length, dim, causal, backward, repeats, rng) -> dict:
-    shape = (batch, heads, length, dim)
+def run_case(length, dim, causal, backward, repeats, rng) -> dict:
+    shape = (BATCH, HEADS, length, dim)
     arrays = [rng.standard_normal(shape).astype(np.float32) for _ in range(3)]
     ours = [attnkit.from_numpy(a.copy()) for a in arrays]
     theirs = [torch.from_numpy(a.copy()) for a in arrays]
@@ -68,7 +67,8 @@ def run_case(name, batch, heads, length, dim, causal, backward, repeats, rng) ->
     with torch.no_grad():
         expected = TF.scaled_dot_product_attention(*theirs, is_causal=causal).numpy()
     agree = bool(np.allclose(check, expected, rtol=1e-4, atol=1e-5))
-    for _ in range(2):  # warm-up
+    warmups = 2 if length <= 2048 else 1
+    for _ in range(warmups):
         run_ours()
         run_theirs()
     ak, pt = [], []
@@ -76,11 +76,10 @@ def run_case(name, batch, heads, length, dim, causal, backward, repeats, rng) ->
         ak.append(_time_ms(run_ours))
         pt.append(_time_ms(run_theirs))
     attnkit_ms, torch_ms = statistics.median(ak), statistics.median(pt)
-    # 4 B H L S D multiply-adds forward (QKᵀ and PV), halved for causal; backward ~2.5x.
-    flops = 4.0 * batch * heads * length * length * dim * (0.5 if causal else 1.0)
+    flops = 4.0 * BATCH * HEADS * length * length * dim * (0.5 if causal else 1.0)
     flops *= 3.5 if backward else 1.0
     return {
-        "case": f"{name} {'fwd+bwd' if backward else 'fwd'}{' causal' if causal else ''}",
+        "case": f"{'fwdbwd' if backward else 'fwd'} N={length} d={dim} {'causal' if causal else 'noncausal'}",
         "attnkit_ms": attnkit_ms,
         "torch_ms": torch_ms,
         "speedup": torch_ms / attnkit_ms,
@@ -92,21 +91,31 @@ def run_case(name, batch, heads, length, dim, causal, backward, repeats, rng) ->
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--n", type=int, nargs="+", default=[512, 1024, 2048, 4096, 8192])
+    parser.add_argument("--d", type=int, nargs="+", default=[64, 128])
+    parser.add_argument("--modes", nargs="+", default=["fwd", "fwdbwd"], choices=["fwd", "fwdbwd"])
+    parser.add_argument("--causal", nargs="+", default=["noncausal", "causal"], choices=["noncausal", "causal"])
     parser.add_argument("--json", help="write the rows as a JSON list")
     args = parser.parse_args()
     attnkit.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
+    peak = FMA_PEAK_GFLOPS.get(args.threads, 102.4 * args.threads)
     rng = np.random.default_rng(0)
     rows = []
-    print(f"scaled_dot_product_attention, {args.threads} threads, median of {args.repeats}")
-    print(f"{'case':36s} {'attnkit ms':>11s} {'torch ms':>9s} {'GFLOP/s':>8s} {'speedup':>8s}  ok")
-    for name, batch, heads, length, dim, causal in CASES:
-        for backward in (False, True):
-            row = run_case(name, batch, heads, length, dim, causal, backward, args.repeats, rng)
-            rows.append(row)
-            print(f"{row['case']:36s} {row['attnkit_ms']:11.2f} {row['torch_ms']:9.2f} "
-                  f"{row['attnkit_gflops']:8.1f} {row['speedup']:8.2f}  {'yes' if row['allclose'] else 'NO'}")
+    print(f"scaled_dot_product_attention, B={BATCH} H={HEADS} fp32, {args.threads} threads, "
+          f"median of {args.repeats}, FMA peak {peak:.0f} GFLOP/s")
+    print(f"{'case':30s} {'attnkit ms':>11s} {'torch ms':>10s} {'GFLOP/s':>8s} {'% peak':>7s} {'speedup':>8s}  ok",
+          flush=True)
+    for mode in args.modes:
+        for dim in args.d:
+            for length in args.n:
+                for causal in args.causal:
+                    row = run_case(length, dim, causal == "causal", mode == "fwdbwd", args.repeats, rng)
+                    rows.append(row)
+                    print(f"{row['case']:30s} {row['attnkit_ms']:11.2f} {row['torch_ms']:10.2f} "
+                          f"{row['attnkit_gflops']:8.1f} {100 * row['attnkit_gflops'] / peak:6.1f}% "
+                          f"{row['speedup']:8.2f}  {'yes' if row['allclose'] else 'NO'}", flush=True)
     print(f"geometric-mean speedup: {statistics.geometric_mean(r['speedup'] for r in rows):.2f}")
     if args.json:
         with open(args.json, "w") as handle:

@@ -52,11 +52,10 @@ Tensor row_logsumexp(const Tensor& scores) {
 }
 
 // Which path an eligible call takes. ATTNKIT_SDPA=reference or =fused forces
-// one (tests compare the two); by default the fused kernel runs from 256 keys
-// up. Below that the composed path is faster for now (batched GEMMs and the
-// AVX2 softmax, against the kernel's scalar softmax step): measured with
-// bench/attention.py, 128 keys 5.5 vs 8.2 ms, 256 keys 2.3 vs 3.8 ms, and
-// 512 causal keys 30.8 vs 10.3 ms.
+// one (tests compare the two); by default every eligible call runs fused: with
+// packed K/V and the tile kernels it is faster than the composed path from the
+// shortest lengths up (bench, 2 threads, B=8 H=12 d=64: 64 keys 1.5 vs 1.8 ms,
+// 128 keys 5.8 vs 13.2 ms).
 enum class SdpaPath { Auto, Reference, Fused };
 
 SdpaPath forced_path() {
@@ -67,8 +66,6 @@ SdpaPath forced_path() {
   if (name == "fused") return SdpaPath::Fused;
   return SdpaPath::Auto;
 }
-
-constexpr int64_t kFusedMinKeys = 256;
 
 // Element offsets of each (..., rows, cols) matrix of `t`, with its batch
 // dims enumerated in row-major order (size-1 or stride-0 dims repeat).
@@ -207,7 +204,7 @@ SdpaOutput scaled_dot_product_attention(const Tensor& query, const Tensor& key, 
   const int64_t queries = query.size(-2), keys = key.size(-2);
   const double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(query.size(-1))));
   const SdpaPath path = forced_path();
-  const bool fused_wanted = path == SdpaPath::Fused || (path == SdpaPath::Auto && keys > kFusedMinKeys);
+  const bool fused_wanted = path != SdpaPath::Reference;
   if (fused_wanted && options.dropout_p == 0.0 && !options.return_weights) {
     SdpaOutput fused;
     if (try_fused(query, key, value, options.attn_mask, options.is_causal, scale,

@@ -8,139 +8,199 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/cpu_features.h"
-#include "kernels/gemm.h"
-#include "kernels/vec_avx2.h"
+#include "kernels/attention_tiles.h"
 
 namespace attnkit::kernels {
 
 namespace {
 
-// Block sizes: a (Br, Bc) score tile and the (Br, Ev) accumulator stay in
-// L1/L2 for head dims up to 256; Bc = 128 keeps each K/V block (128 x E) in L2.
-constexpr int64_t kQueryBlock = 64;   // Br
-constexpr int64_t kKeyBlock = 128;    // Bc
+// Block sizes, measured with bench/attention.py: a (Br, Bc) score block of
+// 24 KiB stays in L1 while its rows go through the softmax and into P·V.
+constexpr int64_t kQueryBlock = 48;   // Br, a multiple of kTileRows
+constexpr int64_t kKeyBlock = 128;    // Bc, a multiple of kTileCols
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+// Scores are kept in base 2 (times log2 e) so the softmax needs 2^x, not e^x.
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2 = 0.69314718055994531f;
 
-// row[j] = exp(row[j] - max) for j < cols; returns their sum. The plain loop
-// is the reference for the AVX2 one.
-float exp_shifted_sum_scalar(float* row, int64_t cols, float max) {
-  float total = 0.0f;
-  for (int64_t j = 0; j < cols; ++j) {
-    row[j] = std::exp(row[j] - max);
-    total += row[j];
+int64_t panels_of(int64_t n) { return (n + kTileCols - 1) / kTileCols; }
+
+// Kᵀ and V of every problem in 16-wide panels, packed once per call so each
+// query block reads them contiguously (no strided or power-of-two-stride
+// access in the inner loops), zero-padded to whole panels:
+//   kt  (B, S/16, E, 16):  kt[b][jp][p][c]  = k[b][jp*16 + c][p]
+//   v   (B, Ev/16, S, 16): v[b][dp][j][c]   = v[b][j][dp*16 + c]
+struct PackedKeysValues {
+  int64_t key_panels = 0, value_panels = 0;
+  std::vector<float> kt, v;
+
+  const float* key_panel(const FlashAttentionParams& p, int64_t b, int64_t jp) const {
+    return kt.data() + ((b * key_panels + jp) * p.head_dim) * kTileCols;
   }
-  return total;
+  const float* value_panel(const FlashAttentionParams& p, int64_t b, int64_t dp) const {
+    return v.data() + ((b * value_panels + dp) * p.keys) * kTileCols;
+  }
+};
+
+void pack_problem(const FlashAttentionParams& p, int64_t b, PackedKeysValues& packed) {
+  const int64_t E = p.head_dim, Ev = p.value_dim, S = p.keys;
+  const float* k = p.k + p.k_offsets[b];
+  for (int64_t jp = 0; jp < packed.key_panels; ++jp) {
+    float* dst = const_cast<float*>(packed.key_panel(p, b, jp));
+    const int64_t cols = std::min<int64_t>(kTileCols, S - jp * kTileCols);
+    for (int64_t c = 0; c < cols; ++c) {
+      const float* row = k + (jp * kTileCols + c) * p.k_row_stride;
+      for (int64_t e = 0; e < E; ++e) dst[e * kTileCols + c] = row[e];
+    }
+    for (int64_t c = cols; c < kTileCols; ++c) {
+      for (int64_t e = 0; e < E; ++e) dst[e * kTileCols + c] = 0.0f;
+    }
+  }
+  const float* v = p.v + p.v_offsets[b];
+  for (int64_t dp = 0; dp < packed.value_panels; ++dp) {
+    float* dst = const_cast<float*>(packed.value_panel(p, b, dp));
+    const int64_t width = std::min<int64_t>(kTileCols, Ev - dp * kTileCols);
+    for (int64_t j = 0; j < S; ++j) {
+      const float* row = v + j * p.v_row_stride + dp * kTileCols;
+      int64_t c = 0;
+      for (; c < width; ++c) dst[j * kTileCols + c] = row[c];
+      for (; c < kTileCols; ++c) dst[j * kTileCols + c] = 0.0f;
+    }
+  }
 }
 
-__attribute__((target("avx2,fma"))) float exp_shifted_sum_avx2(float* row, int64_t cols, float max) {
-  const __m256 shift = _mm256_set1_ps(max);
-  __m256 sum = _mm256_setzero_ps();
-  int64_t j = 0;
-  for (; j + 8 <= cols; j += 8) {
-    __m256 e = avx2::exp(_mm256_sub_ps(_mm256_loadu_ps(row + j), shift));
-    _mm256_storeu_ps(row + j, e);
-    sum = _mm256_add_ps(sum, e);
+// Per-thread buffers of one query block.
+struct Workspace {
+  std::vector<float> q;       // (Br, E)       the block's queries times scale · log2 e
+  std::vector<float> scores;  // (Br, Bc)      scores, then probabilities
+  std::vector<float> acc;     // (Br, Ev16)    unnormalised output, Ev16 = Ev rounded up to 16
+  std::vector<float> row_max, row_sum;  // (Br)
+};
+
+// Mask and causal cut of one (base-2) score row: -inf where a key takes no part.
+void mask_row(const FlashAttentionParams& p, int64_t b, int64_t qi, int64_t k0, int64_t cols, float* row) {
+  if (p.bool_mask || p.float_mask) {
+    const int64_t base = p.mask_offsets[b] + qi * p.mask_row_stride;
+    for (int64_t j = 0; j < cols; ++j) {
+      const int64_t at = base + (k0 + j) * p.mask_col_stride;
+      if (p.bool_mask && !p.bool_mask[at]) row[j] = kNegInf;
+      if (p.float_mask) row[j] += p.float_mask[at] * kLog2e;
+    }
   }
-  float total = avx2::horizontal_sum(sum);
-  for (; j < cols; ++j) {
-    row[j] = std::exp(row[j] - max);
-    total += row[j];
+  if (p.causal) {
+    const int64_t last = qi + p.causal_offset;  // the last key this query sees
+    for (int64_t j = std::max<int64_t>(0, last + 1 - k0); j < cols; ++j) row[j] = kNegInf;
   }
-  return total;
 }
 
-// One block of queries [q0, q0 + rows) of problem b, against every key block.
-void attend_block(const FlashAttentionParams& p, int64_t b, int64_t q0, int64_t rows,
-                  std::vector<float>& scores, std::vector<float>& acc, std::vector<float>& part) {
-  const int64_t E = p.head_dim, Ev = p.value_dim;
-  const auto exp_shifted_sum = active_isa() == Isa::Avx2 ? exp_shifted_sum_avx2 : exp_shifted_sum_scalar;
+// One block of queries [q0, q0 + rows) of problem b against every key block.
+void attend_block(const FlashAttentionParams& p, const PackedKeysValues& packed, int64_t b, int64_t q0,
+                  int64_t rows, Workspace& ws, const AttentionTileKernels& kern) {
+  const int64_t E = p.head_dim, Ev = p.value_dim, ev_width = packed.value_panels * kTileCols;
   const float* q = p.q + p.q_offsets[b] + q0 * p.q_row_stride;
-  std::vector<float> row_max(rows, kNegInf), row_sum(rows, 0.0f);
-  std::fill(acc.begin(), acc.begin() + rows * Ev, 0.0f);
+  const float q_scale = p.scale * kLog2e;
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t e = 0; e < E; ++e) ws.q[i * E + e] = q[i * p.q_row_stride + e] * q_scale;
+  }
+  std::fill(ws.row_max.begin(), ws.row_max.end(), kNegInf);
+  std::fill(ws.row_sum.begin(), ws.row_sum.end(), 0.0f);
+  std::fill(ws.acc.begin(), ws.acc.begin() + rows * ev_width, 0.0f);
+  const bool masked = p.bool_mask || p.float_mask;
   // Causal: keys past the block's last query are never attended.
-  const int64_t key_end = p.causal ? std::min(p.keys, q0 + rows) : p.keys;
+  const int64_t key_end =
+      p.causal ? std::clamp<int64_t>(q0 + rows + p.causal_offset, 0, p.keys) : p.keys;
   for (int64_t k0 = 0; k0 < key_end; k0 += kKeyBlock) {
     const int64_t cols = std::min(kKeyBlock, key_end - k0);
-    // S = Q Kᵀ (rows, cols)
-    GemmArgs s;
-    s.m = rows; s.n = cols; s.k = E;
-    s.a = q; s.a_row_stride = p.q_row_stride; s.a_col_stride = 1;
-    s.b = p.k + p.k_offsets[b] + k0 * p.k_row_stride; s.b_row_stride = 1; s.b_col_stride = p.k_row_stride;
-    s.c = scores.data(); s.ldc = cols;
-    gemm_single_thread(s);
-    // Scale, mask, and the online softmax update of each row.
-    for (int64_t i = 0; i < rows; ++i) {
-      float* sr = scores.data() + i * cols;
-      const int64_t qi = q0 + i;
-      float block_max = kNegInf;
-      for (int64_t j = 0; j < cols; ++j) {
-        const int64_t kj = k0 + j;
-        float x = sr[j] * p.scale;
-        if (p.causal && kj > qi) x = kNegInf;
-        if (p.bool_mask || p.float_mask) {
-          const int64_t at = p.mask_offsets[b] + qi * p.mask_row_stride + kj * p.mask_col_stride;
-          if (p.bool_mask && !p.bool_mask[at]) x = kNegInf;
-          if (p.float_mask) x += p.float_mask[at];
-        }
-        sr[j] = x;
-        block_max = std::max(block_max, x);
+    const int64_t key_panels = panels_of(cols);
+    float* scores = ws.scores.data();
+    // S = (scale · log2 e · Q) Kᵀ  (rows, key_panels · 16): each K panel stays in L1 across the row tiles.
+    for (int64_t jp = 0; jp < key_panels; ++jp) {
+      const float* panel = packed.key_panel(p, b, k0 / kTileCols + jp);
+      for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
+        const int tile_rows = static_cast<int>(std::min<int64_t>(kTileRows, rows - r0));
+        kern.tile(tile_rows, E, ws.q.data() + r0 * E, E, 1, panel, scores + r0 * kKeyBlock + jp * kTileCols,
+                  kKeyBlock, false);
       }
-      const float new_max = std::max(row_max[i], block_max);
-      if (new_max == kNegInf) {  // nothing to attend to yet in this row
-        std::fill(sr, sr + cols, 0.0f);
+    }
+    // The online softmax: new running max, rescale what was accumulated, exponentiate.
+    const bool cut = p.causal && k0 + cols - 1 > q0 + p.causal_offset;  // block crosses the diagonal
+    for (int64_t i = 0; i < rows; ++i) {
+      float* row = scores + i * kKeyBlock;
+      if (masked || cut) mask_row(p, b, q0 + i, k0, cols, row);
+      const float new_max = std::max(ws.row_max[i], kern.row_max(row, cols));
+      if (new_max == kNegInf) {  // nothing to attend to in this row yet
+        std::fill(row, row + cols, 0.0f);
         continue;
       }
-      const float correction = std::exp(row_max[i] - new_max);  // 0 when the old max was -inf
-      const float total = exp_shifted_sum(sr, cols, new_max);
-      row_sum[i] = row_sum[i] * correction + total;
-      row_max[i] = new_max;
-      float* ar = acc.data() + i * Ev;
-      for (int64_t d = 0; d < Ev; ++d) ar[d] *= correction;
+      const float correction = std::exp2(ws.row_max[i] - new_max);  // 0 when the old max was -inf
+      ws.row_sum[i] = ws.row_sum[i] * correction + kern.exp2_shifted_sum(row, cols, new_max);
+      ws.row_max[i] = new_max;
+      if (correction != 1.0f) kern.scale(ws.acc.data() + i * ev_width, ev_width, correction);
     }
-    // acc += P V_block (rows, Ev)
-    GemmArgs o;
-    o.m = rows; o.n = Ev; o.k = cols;
-    o.a = scores.data(); o.a_row_stride = cols; o.a_col_stride = 1;
-    o.b = p.v + p.v_offsets[b] + k0 * p.v_row_stride; o.b_row_stride = p.v_row_stride; o.b_col_stride = 1;
-    o.c = part.data(); o.ldc = Ev;
-    gemm_single_thread(o);
-    for (int64_t x = 0; x < rows * Ev; ++x) acc[x] += part[x];
+    // acc += P V  (rows, Ev16): each V panel stays in L1 across the row tiles.
+    for (int64_t dp = 0; dp < packed.value_panels; ++dp) {
+      const float* panel = packed.value_panel(p, b, dp) + k0 * kTileCols;
+      for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
+        const int tile_rows = static_cast<int>(std::min<int64_t>(kTileRows, rows - r0));
+        kern.tile(tile_rows, cols, scores + r0 * kKeyBlock, kKeyBlock, 1, panel,
+                  ws.acc.data() + r0 * ev_width + dp * kTileCols, ev_width, true);
+      }
+    }
   }
   float* out = p.out + p.out_offsets[b] + q0 * p.out_row_stride;
   for (int64_t i = 0; i < rows; ++i) {
     // A row with nothing to attend to gives zeros (and lse -inf).
-    const float inv = row_sum[i] > 0.0f ? 1.0f / row_sum[i] : 0.0f;
-    for (int64_t d = 0; d < Ev; ++d) out[i * p.out_row_stride + d] = acc[i * Ev + d] * inv;
-    if (p.lse) {
-      p.lse[b * p.queries + q0 + i] = row_sum[i] > 0.0f ? row_max[i] + std::log(row_sum[i]) : kNegInf;
+    const float sum = ws.row_sum[i];
+    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    for (int64_t d = 0; d < Ev; ++d) out[i * p.out_row_stride + d] = ws.acc[i * ev_width + d] * inv;
+    if (p.lse) p.lse[b * p.queries + q0 + i] = sum > 0.0f ? (ws.row_max[i] + std::log2(sum)) * kLn2 : kNegInf;
+  }
+}
+
+// Runs body(t) for t < tasks over the OpenMP threads; the first exception is
+// rethrown on the caller (an exception must not cross the parallel region).
+template <typename Body>
+void parallel_tasks(int64_t tasks, Body body) {
+  std::exception_ptr failure;
+#pragma omp parallel for schedule(dynamic, 1) if (tasks > 1)
+  for (int64_t t = 0; t < tasks; ++t) {
+    try {
+      body(t);
+    } catch (...) {
+#pragma omp critical(attnkit_flash_failure)
+      failure = std::current_exception();
     }
   }
+  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace
 
 void flash_attention_forward(const FlashAttentionParams& p) {
+  if (p.batch_heads == 0 || p.queries == 0) return;
+  const AttentionTileKernels& kern = attention_tile_kernels();
+  PackedKeysValues packed;
+  packed.key_panels = panels_of(p.keys);
+  packed.value_panels = panels_of(p.value_dim);
+  packed.kt.resize(static_cast<size_t>(p.batch_heads * packed.key_panels * p.head_dim * kTileCols));
+  packed.v.resize(static_cast<size_t>(p.batch_heads * packed.value_panels * p.keys * kTileCols));
+  parallel_tasks(p.batch_heads, [&](int64_t b) { pack_problem(p, b, packed); });
+
   const int64_t query_blocks = (p.queries + kQueryBlock - 1) / kQueryBlock;
-  const int64_t tasks = p.batch_heads * query_blocks;
-  std::exception_ptr failure;  // an exception must not cross the parallel region
-#pragma omp parallel if (tasks > 1)
-  {
-    std::vector<float> scores(kQueryBlock * kKeyBlock), acc(kQueryBlock * p.value_dim),
-        part(kQueryBlock * p.value_dim);
-    // Causal blocks differ in cost (later query blocks see more keys): hand them out dynamically.
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < tasks; ++t) {
-      const int64_t b = t / query_blocks, q0 = (t % query_blocks) * kQueryBlock;
-      try {
-        attend_block(p, b, q0, std::min(kQueryBlock, p.queries - q0), scores, acc, part);
-      } catch (...) {
-#pragma omp critical(attnkit_flash_failure)
-        failure = std::current_exception();
-      }
+  std::vector<Workspace> workspaces(static_cast<size_t>(omp_get_max_threads()));
+  // Causal blocks differ in cost (later query blocks see more keys): tasks are handed out dynamically.
+  parallel_tasks(p.batch_heads * query_blocks, [&](int64_t t) {
+    Workspace& ws = workspaces[static_cast<size_t>(omp_get_thread_num())];
+    if (ws.scores.empty()) {
+      ws.q.resize(static_cast<size_t>(kQueryBlock * p.head_dim));
+      ws.scores.resize(static_cast<size_t>(kQueryBlock * kKeyBlock));
+      ws.acc.resize(static_cast<size_t>(kQueryBlock * packed.value_panels * kTileCols));
+      ws.row_max.resize(kQueryBlock);
+      ws.row_sum.resize(kQueryBlock);
     }
-  }
-  if (failure) std::rethrow_exception(failure);
+    const int64_t b = t / query_blocks, q0 = (t % query_blocks) * kQueryBlock;
+    attend_block(p, packed, b, q0, std::min(kQueryBlock, p.queries - q0), ws, kern);
+  });
 }
 
 }  // namespace attnkit::kernels

@@ -3,7 +3,8 @@
 // a block of queries against blocks of keys/values with an online softmax
 // (Milakov & Gimelshein 2018), so the (L, S) score matrix never exists: extra
 // memory is O(Br·Bc) per thread. Causal key blocks entirely above the
-// diagonal are skipped. The two block products run on attnkit's GEMM.
+// diagonal are skipped. K and V are packed once per call into 16-wide panels
+// and the block products run on the tile kernels of attention_tiles.h.
 //
 // Layout: per batch-head b, q (L, E), k (S, E), v (S, Ev), out (L, Ev), each
 // with its own row stride (unit column stride), and lse (L). The mask, if
@@ -29,6 +30,7 @@ struct FlashAttentionParams {
   int64_t q_row_stride = 0, k_row_stride = 0, v_row_stride = 0, out_row_stride = 0;
   float scale = 1.0f;
   bool causal = false;
+  int64_t causal_offset = 0;  // causal: query i sees keys j <= i + causal_offset (0 = top-left)
   // Optional mask: element (b, i, j) at mask_offsets[b] + i * mask_row_stride + j * mask_col_stride.
   const bool* bool_mask = nullptr;
   const float* float_mask = nullptr;
@@ -37,5 +39,8 @@ struct FlashAttentionParams {
 };
 
 void flash_attention_forward(const FlashAttentionParams& params);
+
+// The oracle: one query row at a time, every score kept, sums in double.
+void attention_forward_reference(const FlashAttentionParams& params);
 
 }  // namespace attnkit::kernels

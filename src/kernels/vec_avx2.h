@@ -47,6 +47,26 @@ AK_AVX2 __m256 exp(__m256 x) {
   return _mm256_blendv_ps(result, x, is_nan);
 }
 
+// 2^x for 8 floats known to be <= 0 (a softmax in base 2, x = s - max):
+// x = n + r with |r| <= 1/2, 2^r by its degree-6 Taylor polynomial (relative
+// error < 2e-7), 2^n built in the exponent bits. Clamping at -127 makes 2^n
+// exactly +0 there, so -inf gives 0 without a compare; NaN stays NaN
+// (max(kMin, x) returns x when x is NaN).
+AK_AVX2 __m256 exp2_nonpositive(__m256 x) {
+  const __m256 xc = _mm256_max_ps(_mm256_set1_ps(-127.0f), x);
+  const __m256 n = _mm256_round_ps(xc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 r = _mm256_sub_ps(xc, n);
+  __m256 p = _mm256_set1_ps(1.5403530393e-4f);  // ln2^k / k!, k = 6 .. 0
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3333558146e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(9.6181291076e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.5504108665e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(2.4022650696e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(6.9314718056e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
 AK_AVX2 float horizontal_sum(__m256 v) {
   __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
   lo = _mm_add_ps(lo, hi);

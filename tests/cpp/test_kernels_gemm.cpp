@@ -11,20 +11,10 @@
 #include "attnkit/attnkit.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm.h"
+#include "isa_scope.h"
 
 namespace attnkit::kernels {
 namespace {
-
-bool cpu_has_avx2() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
-struct IsaScope {
-  Isa previous = active_isa();
-  explicit IsaScope(Isa isa) { force_isa(isa); }
-  ~IsaScope() { force_isa(previous); }
-};
 
 struct BackendScope {
   GemmBackend previous = gemm_backend();

@@ -10,23 +10,10 @@
 #include "kernels/cpu_features.h"
 #include "kernels/softmax.h"
 #include "kernels/vec_avx2.h"
+#include "isa_scope.h"
 
 namespace attnkit::kernels {
 namespace {
-
-bool cpu_has_avx2() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
-class IsaScope {
- public:
-  explicit IsaScope(Isa isa) : previous_(active_isa()) { force_isa(isa); }
-  ~IsaScope() { force_isa(previous_); }
-
- private:
-  Isa previous_;
-};
 
 __attribute__((target("avx2,fma"))) std::vector<float> vector_exp(const std::vector<float>& x) {
   std::vector<float> out(x.size());

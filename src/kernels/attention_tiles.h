@@ -1,0 +1,36 @@
+#pragma once
+// The small building blocks of the fused attention kernels: an (R x 16) tile
+// product with a packed right-hand panel, and the row passes of the online
+// softmax. Each has a plain scalar version (the reference, and the path taken
+// with ATTNKIT_ISA=scalar) and an AVX2 + FMA version, picked at run time.
+
+#include <cstdint>
+
+namespace attnkit::kernels {
+
+constexpr int kTileRows = 6;    // R <= 6: 12 accumulators + 2 panel rows + 1 broadcast = 15 ymm
+constexpr int kTileCols = 16;   // two 8-float vectors
+
+// c[r][0, 16) (+)= Σ_{p < depth} A(r, p) · panel[p * 16 + (0, 16)]   for r < rows (1..6)
+// A(r, p) = a[r * a_row_stride + p * a_col_stride]: A is read in place, so
+// Q rows, probability rows and their transposes all feed it without a copy.
+// c rows are ldc apart and 16 wide; with accumulate the tile is added to c.
+using TileKernel = void (*)(int rows, int64_t depth, const float* a, int64_t a_row_stride,
+                            int64_t a_col_stride, const float* panel, float* c, int64_t ldc, bool accumulate);
+
+struct AttentionTileKernels {
+  TileKernel tile;
+  float (*row_max)(const float* x, int64_t n);
+  // x[j] = 2^(x[j] - shift) for j < n; returns their sum. shift >= every x[j].
+  // Base 2: the kernels fold log2(e) into the scale, saving a multiply per score.
+  float (*exp2_shifted_sum)(float* x, int64_t n, float shift);
+  void (*scale)(float* x, int64_t n, float factor);
+};
+
+// The set for the active ISA (cpu_features.h), looked up per call so tests
+// can switch it.
+const AttentionTileKernels& attention_tile_kernels();
+// The scalar set whatever the ISA: the oracle for the vector one.
+const AttentionTileKernels& attention_tile_kernels_scalar();
+
+}  // namespace attnkit::kernels

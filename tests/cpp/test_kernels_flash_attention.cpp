@@ -1,0 +1,227 @@
+// The fused attention kernels against the plain reference beside them
+// (attention_forward_reference, sums in double), on every ISA path this CPU
+// has: odd lengths and head dims, masks read through strides, causal cuts
+// with offsets, grouped K/V, and strided rows.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "attnkit/core/threading.h"
+#include "isa_scope.h"
+#include "kernels/attention_tiles.h"
+#include "kernels/flash_attention.h"
+
+namespace attnkit::kernels {
+namespace {
+
+std::vector<float> normal(size_t n, std::mt19937& rng, float scale = 1.0f) {
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> x(n);
+  for (float& v : x) v = dist(rng);
+  return x;
+}
+
+enum class MaskKind { None, Bool, Float };
+
+struct Problem {
+  int64_t batch_heads, queries, keys, head_dim, value_dim;
+  bool causal = false;
+  int64_t causal_offset = 0;
+  MaskKind mask = MaskKind::None;
+  int64_t kv_groups = 1;    // query problems sharing one K/V (GQA)
+  int64_t row_padding = 0;  // extra floats between rows of q, k, v and out
+};
+
+std::string describe(const Problem& c) {
+  return "BH=" + std::to_string(c.batch_heads) + " L=" + std::to_string(c.queries) + " S=" +
+         std::to_string(c.keys) + " E=" + std::to_string(c.head_dim) + " Ev=" + std::to_string(c.value_dim) +
+         (c.causal ? " causal+" + std::to_string(c.causal_offset) : "") + " mask=" +
+         std::to_string(static_cast<int>(c.mask)) + " groups=" + std::to_string(c.kv_groups) +
+         " pad=" + std::to_string(c.row_padding);
+}
+
+// Runs the fused kernel and the reference on one random problem; returns the
+// largest absolute differences of the output and of the finite lse entries.
+void check_problem(const Problem& c, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const int64_t kv_problems = (c.batch_heads + c.kv_groups - 1) / c.kv_groups;
+  const int64_t q_stride = c.head_dim + c.row_padding, k_stride = c.head_dim + c.row_padding;
+  const int64_t v_stride = c.value_dim + c.row_padding, out_stride = c.value_dim + c.row_padding;
+  std::vector<float> q = normal(static_cast<size_t>(c.batch_heads * c.queries * q_stride), rng);
+  std::vector<float> k = normal(static_cast<size_t>(kv_problems * c.keys * k_stride), rng);
+  std::vector<float> v = normal(static_cast<size_t>(kv_problems * c.keys * v_stride), rng);
+  std::vector<int64_t> q_off, k_off, v_off, out_off, mask_off;
+  for (int64_t b = 0; b < c.batch_heads; ++b) {
+    q_off.push_back(b * c.queries * q_stride);
+    k_off.push_back(b / c.kv_groups * c.keys * k_stride);
+    v_off.push_back(b / c.kv_groups * c.keys * v_stride);
+    out_off.push_back(b * c.queries * out_stride);
+    mask_off.push_back(0);  // one (L, S) mask broadcast over the problems
+  }
+  // The mask is stored transposed (S, L) to exercise the strided read.
+  std::vector<char> bool_mask(static_cast<size_t>(c.queries * c.keys));
+  std::vector<float> float_mask = normal(bool_mask.size(), rng, 2.0f);
+  std::bernoulli_distribution keep(0.7);
+  for (char& m : bool_mask) m = keep(rng);
+  if (!bool_mask.empty()) bool_mask[0] = 0;  // row 0 loses key 0; some rows may lose every key
+
+  FlashAttentionParams p;
+  p.batch_heads = c.batch_heads;
+  p.queries = c.queries; p.keys = c.keys; p.head_dim = c.head_dim; p.value_dim = c.value_dim;
+  p.q = q.data(); p.k = k.data(); p.v = v.data();
+  p.q_offsets = q_off.data(); p.k_offsets = k_off.data(); p.v_offsets = v_off.data();
+  p.out_offsets = out_off.data();
+  p.q_row_stride = q_stride; p.k_row_stride = k_stride; p.v_row_stride = v_stride; p.out_row_stride = out_stride;
+  p.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  p.causal = c.causal;
+  p.causal_offset = c.causal_offset;
+  if (c.mask != MaskKind::None) {
+    p.mask_offsets = mask_off.data();
+    p.mask_row_stride = 1;
+    p.mask_col_stride = c.queries;
+    if (c.mask == MaskKind::Bool) p.bool_mask = reinterpret_cast<const bool*>(bool_mask.data());
+    else p.float_mask = float_mask.data();
+  }
+
+  const size_t out_size = static_cast<size_t>(c.batch_heads * c.queries * out_stride);
+  const size_t lse_size = static_cast<size_t>(c.batch_heads * c.queries);
+  std::vector<float> expected(out_size, 0.0f), expected_lse(lse_size);
+  p.out = expected.data(); p.lse = expected_lse.data();
+  attention_forward_reference(p);
+
+  for (Isa isa : {Isa::Avx2, Isa::Scalar}) {
+    if (isa == Isa::Avx2 && !cpu_has_avx2()) continue;
+    IsaScope scope(isa);
+    std::vector<float> out(out_size, 0.0f), lse(lse_size);
+    p.out = out.data(); p.lse = lse.data();
+    flash_attention_forward(p);
+    for (size_t i = 0; i < out_size; ++i) {
+      ASSERT_NEAR(out[i], expected[i], 2e-5 + 2e-5 * std::fabs(expected[i]))
+          << describe(c) << " isa=" << isa_name(isa) << " at " << i;
+    }
+    for (size_t i = 0; i < lse_size; ++i) {
+      if (std::isinf(expected_lse[i])) {
+        ASSERT_EQ(lse[i], expected_lse[i]) << describe(c) << " isa=" << isa_name(isa) << " lse row " << i;
+      } else {
+        ASSERT_NEAR(lse[i], expected_lse[i], 2e-5 + 2e-6 * std::fabs(expected_lse[i]))
+            << describe(c) << " isa=" << isa_name(isa) << " lse row " << i;
+      }
+    }
+  }
+}
+
+TEST(FlashAttentionKernel, MatchesReferenceOnOddShapes) {
+  uint32_t seed = 1;
+  // Lengths around the block sizes (48 queries, 128 keys, 16-wide panels) and primes.
+  for (int64_t queries : {1, 5, 47, 49, 97}) {
+    for (int64_t keys : {1, 15, 17, 128, 131, 257}) {
+      check_problem({2, queries, keys, 24, 20}, seed++);
+    }
+  }
+}
+
+TEST(FlashAttentionKernel, MatchesReferenceOnHeadDims) {
+  uint32_t seed = 100;
+  for (int64_t dim : {1, 8, 16, 33, 64, 128, 200, 256}) {
+    check_problem({1, 53, 141, dim, dim}, seed++);
+    check_problem({1, 19, 40, dim, dim == 1 ? 3 : dim / 2 + 1}, seed++);  // Ev != E
+  }
+}
+
+TEST(FlashAttentionKernel, MatchesReferenceWithMasks) {
+  uint32_t seed = 200;
+  for (MaskKind mask : {MaskKind::Bool, MaskKind::Float}) {
+    for (int64_t keys : {3, 130, 300}) check_problem({3, 61, keys, 32, 32, false, 0, mask}, seed++);
+  }
+}
+
+TEST(FlashAttentionKernel, MatchesReferenceCausal) {
+  uint32_t seed = 300;
+  for (int64_t queries : {1, 50, 130}) {
+    for (int64_t keys : {1, 50, 130, 270}) {
+      // Offset 0 is PyTorch's top-left alignment; keys - queries aligns bottom-right
+      // (a KV cache); a negative offset leaves the first rows with nothing to see.
+      for (int64_t offset : {int64_t{0}, keys - queries, int64_t{-3}}) {
+        check_problem({2, queries, keys, 16, 16, true, offset}, seed++);
+      }
+    }
+  }
+  check_problem({2, 100, 200, 16, 16, true, 0, MaskKind::Bool}, seed++);
+}
+
+TEST(FlashAttentionKernel, MatchesReferenceGroupedAndStrided) {
+  check_problem({6, 70, 150, 40, 24, false, 0, MaskKind::None, 3, 0}, 400);
+  check_problem({4, 70, 150, 40, 24, true, 0, MaskKind::None, 2, 7}, 401);
+  check_problem({3, 33, 65, 64, 64, false, 0, MaskKind::Float, 1, 5}, 402);
+}
+
+TEST(FlashAttentionKernel, SameResultOnOneAndTwoThreads) {
+  Problem c{5, 100, 300, 64, 64, true};
+  std::mt19937 rng(7);
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    check_problem(c, 500);
+  }
+  set_num_threads(2);
+}
+
+TEST(FlashAttentionKernel, FullyMaskedRowsGiveZerosAndMinusInfinityLse) {
+  std::vector<float> q(2 * 4, 1.0f), k(3 * 4, 1.0f), v(3 * 4, 2.0f), out(2 * 4, 9.0f), lse(2, 0.0f);
+  std::vector<char> mask{1, 0, 1, 0, 0, 0};  // row 1 sees nothing
+  int64_t zero = 0;
+  FlashAttentionParams p;
+  p.batch_heads = 1; p.queries = 2; p.keys = 3; p.head_dim = 4; p.value_dim = 4;
+  p.q = q.data(); p.k = k.data(); p.v = v.data(); p.out = out.data(); p.lse = lse.data();
+  p.q_offsets = p.k_offsets = p.v_offsets = p.out_offsets = p.mask_offsets = &zero;
+  p.q_row_stride = p.k_row_stride = p.v_row_stride = p.out_row_stride = 4;
+  p.bool_mask = reinterpret_cast<const bool*>(mask.data());
+  p.mask_row_stride = 3; p.mask_col_stride = 1;
+  for (Isa isa : {Isa::Avx2, Isa::Scalar}) {
+    if (isa == Isa::Avx2 && !cpu_has_avx2()) continue;
+    IsaScope scope(isa);
+    flash_attention_forward(p);
+    for (int d = 0; d < 4; ++d) {
+      EXPECT_FLOAT_EQ(out[d], 2.0f);
+      EXPECT_EQ(out[4 + d], 0.0f);
+    }
+    EXPECT_EQ(lse[1], -std::numeric_limits<float>::infinity());
+  }
+}
+
+TEST(AttentionTiles, VectorKernelsMatchScalar) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "no AVX2 on this CPU: the scalar path is the only one";
+  IsaScope scope(Isa::Avx2);
+  const AttentionTileKernels& fast = attention_tile_kernels();
+  const AttentionTileKernels& plain = attention_tile_kernels_scalar();
+  std::mt19937 rng(11);
+  const int64_t depth = 37, a_stride = 41;
+  std::vector<float> a = normal(static_cast<size_t>(kTileRows * a_stride + depth * 3), rng);
+  std::vector<float> panel = normal(static_cast<size_t>(depth * kTileCols), rng);
+  for (int rows = 1; rows <= kTileRows; ++rows) {
+    for (bool transposed : {false, true}) {  // A read row-major, then column-major
+      const int64_t rs = transposed ? 1 : a_stride, cs = transposed ? kTileRows : 1;
+      for (bool accumulate : {false, true}) {
+        std::vector<float> c1 = normal(static_cast<size_t>(kTileRows * 20), rng), c2 = c1;
+        fast.tile(rows, depth, a.data(), rs, cs, panel.data(), c1.data(), 20, accumulate);
+        plain.tile(rows, depth, a.data(), rs, cs, panel.data(), c2.data(), 20, accumulate);
+        for (size_t i = 0; i < c1.size(); ++i) ASSERT_NEAR(c1[i], c2[i], 1e-4) << rows << " " << i;
+      }
+    }
+  }
+  std::vector<float> row = normal(45, rng, 5.0f);
+  row[3] = -std::numeric_limits<float>::infinity();
+  EXPECT_EQ(fast.row_max(row.data(), 45), plain.row_max(row.data(), 45));
+  const float shift = plain.row_max(row.data(), 45);
+  std::vector<float> e1 = row, e2 = row;
+  const float s1 = fast.exp2_shifted_sum(e1.data(), 45, shift), s2 = plain.exp2_shifted_sum(e2.data(), 45, shift);
+  EXPECT_NEAR(s1, s2, 1e-5 * s2);
+  for (size_t i = 0; i < e1.size(); ++i) EXPECT_NEAR(e1[i], e2[i], 4e-7 * std::max(1.0f, e2[i])) << i;
+  EXPECT_EQ(e1[3], 0.0f);
+}
+
+}  // namespace
+}  // namespace attnkit::kernels
