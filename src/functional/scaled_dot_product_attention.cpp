@@ -15,7 +15,7 @@
 #include "attnkit/ops/elementwise.h"
 #include "attnkit/ops/matmul.h"
 #include "attnkit/ops/reduce.h"
-#include "kernels/flash_attention.h"
+#include "functional/sdpa_fused.h"
 
 namespace attnkit::functional {
 
@@ -67,106 +67,6 @@ SdpaPath forced_path() {
   return SdpaPath::Auto;
 }
 
-// Element offsets of each (..., rows, cols) matrix of `t`, with its batch
-// dims enumerated in row-major order (size-1 or stride-0 dims repeat).
-std::vector<int64_t> matrix_offsets(const Tensor& t) {
-  const int64_t batch_dims = t.dim() - 2;
-  int64_t count = 1;
-  for (int64_t d = 0; d < batch_dims; ++d) count *= t.size(d);
-  std::vector<int64_t> offsets(static_cast<size_t>(count));
-  for (int64_t b = 0; b < count; ++b) {
-    int64_t rest = b, offset = 0;
-    for (int64_t d = batch_dims - 1; d >= 0; --d) {
-      offset += (rest % t.size(d)) * t.stride(d);
-      rest /= t.size(d);
-    }
-    offsets[static_cast<size_t>(b)] = offset;
-  }
-  return offsets;
-}
-
-// Rows must be unit-stride for the kernel's GEMMs.
-Tensor unit_column_stride(const Tensor& t) {
-  return t.stride(-1) == 1 || t.size(-1) == 1 ? t : t.contiguous();
-}
-
-// The fused kernel: inference only (nothing to differentiate), no dropout, no
-// weights asked for. Returns false when the call needs the composed path.
-bool try_fused(const Tensor& query, const Tensor& key, const Tensor& value, const Tensor& mask,
-               bool causal, double scale, bool gqa, SdpaOutput& out, bool want_lse) {
-  if (autograd::needs_grad({&query, &key, &value, &mask})) return false;
-  for (const Tensor* t : {&query, &key, &value}) {
-    if (t->dtype() != kFloat32 || t->dim() < 3 || t->dim() != query.dim()) return false;
-  }
-  if (mask.defined() && mask.dtype() != kBool && mask.dtype() != kFloat32) return false;
-  const int64_t queries = query.size(-2), keys = key.size(-2);
-  Shape batch(query.shape().begin(), query.shape().end() - 2);
-  // K and V as views with q's batch dims: GQA groups (Hkv, G) flattened in
-  // row-major order are exactly the query heads h = hkv * G + g.
-  auto as_query_batch = [&](const Tensor& t) {
-    Tensor view = unit_column_stride(t);
-    if (gqa && t.size(-3) != query.size(-3)) {
-      const int64_t groups = query.size(-3) / t.size(-3);
-      Shape expanded(view.shape().begin(), view.shape().end() - 2);
-      expanded.push_back(groups);
-      expanded.push_back(view.size(-2));
-      expanded.push_back(view.size(-1));
-      return view.unsqueeze(-3).expand(expanded);  // (..., Hkv, G, S, D), a view
-    }
-    Shape target = batch;
-    target.push_back(t.size(-2));
-    target.push_back(t.size(-1));
-    return view.expand(target);
-  };
-  Tensor q = unit_column_stride(query);
-  Tensor k = as_query_batch(key), v = as_query_batch(value);
-  std::vector<int64_t> q_off = matrix_offsets(q), k_off = matrix_offsets(k), v_off = matrix_offsets(v);
-  if (k_off.size() != q_off.size() || v_off.size() != q_off.size()) return false;
-  Shape out_shape = batch;
-  out_shape.push_back(queries);
-  out_shape.push_back(value.size(-1));
-  Tensor output = empty(out_shape, kFloat32);
-  std::vector<int64_t> out_off = matrix_offsets(output);
-  Tensor lse;
-  if (want_lse) {
-    Shape lse_shape = batch;
-    lse_shape.push_back(queries);
-    lse = empty(lse_shape, kFloat32);
-  }
-  kernels::FlashAttentionParams p;
-  p.batch_heads = static_cast<int64_t>(q_off.size());
-  p.queries = queries;
-  p.keys = keys;
-  p.head_dim = query.size(-1);
-  p.value_dim = value.size(-1);
-  p.q = q.data<float>(); p.k = k.data<float>(); p.v = v.data<float>(); p.out = output.data<float>();
-  p.lse = want_lse ? lse.data<float>() : nullptr;
-  p.q_offsets = q_off.data(); p.k_offsets = k_off.data(); p.v_offsets = v_off.data(); p.out_offsets = out_off.data();
-  p.q_row_stride = q.stride(-2); p.k_row_stride = k.stride(-2); p.v_row_stride = v.stride(-2);
-  p.out_row_stride = output.stride(-2);
-  p.scale = static_cast<float>(scale);
-  p.causal = causal;
-  Tensor mask_view;
-  std::vector<int64_t> mask_off;
-  if (mask.defined()) {
-    Shape target = batch;
-    target.push_back(queries);
-    target.push_back(keys);
-    if (broadcast_shapes(target, mask.shape(), kOp) != target) return false;
-    mask_view = mask.expand(target);
-    mask_off = matrix_offsets(mask_view);
-    p.mask_offsets = mask_off.data();
-    p.mask_row_stride = mask_view.stride(-2);
-    p.mask_col_stride = mask_view.stride(-1);
-    if (mask.dtype() == kBool) p.bool_mask = static_cast<const bool*>(mask_view.data_ptr());
-    else p.float_mask = static_cast<const float*>(mask_view.data_ptr());
-  }
-  kernels::flash_attention_forward(p);
-  out.output = output;
-  if (want_lse) out.lse = lse;
-  return true;
-}
-
 }  // namespace
 
 SdpaOutput scaled_dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
@@ -206,11 +106,14 @@ SdpaOutput scaled_dot_product_attention(const Tensor& query, const Tensor& key, 
   const SdpaPath path = forced_path();
   const bool fused_wanted = path != SdpaPath::Reference;
   if (fused_wanted && options.dropout_p == 0.0 && !options.return_weights) {
+    detail::FusedSdpaCall call;
+    call.mask = options.attn_mask;
+    call.causal = options.is_causal;
+    call.scale = scale;
+    call.gqa = options.enable_gqa && query.dim() >= 3;
+    call.want_lse = options.return_lse;
     SdpaOutput fused;
-    if (try_fused(query, key, value, options.attn_mask, options.is_causal, scale,
-                  options.enable_gqa && query.dim() >= 3, fused, options.return_lse)) {
-      return fused;
-    }
+    if (detail::fused_attention(query, key, value, call, fused)) return fused;
   }
   Tensor scores = mul(matmul(query, k.transpose(-2, -1)), scale);  // (..., L, S)
 

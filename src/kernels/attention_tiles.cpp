@@ -46,6 +46,10 @@ void scale_scalar(float* x, int64_t n, float factor) {
   for (int64_t j = 0; j < n; ++j) x[j] *= factor;
 }
 
+void softmax_grad_scalar(const float* p, float* ds, int64_t n, float dot) {
+  for (int64_t j = 0; j < n; ++j) ds[j] = p[j] * (ds[j] - dot);
+}
+
 // ---- AVX2 + FMA ----
 
 #define AK_AVX2 __attribute__((target("avx2,fma")))
@@ -138,12 +142,49 @@ AK_AVX2 void scale_avx2(float* x, int64_t n, float factor) {
   for (; j < n; ++j) x[j] *= factor;
 }
 
+AK_AVX2 void softmax_grad_avx2(const float* p, float* ds, int64_t n, float dot) {
+  const __m256 d = _mm256_set1_ps(dot);
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    _mm256_storeu_ps(ds + j, _mm256_mul_ps(_mm256_loadu_ps(p + j), _mm256_sub_ps(_mm256_loadu_ps(ds + j), d)));
+  }
+  for (; j < n; ++j) ds[j] = p[j] * (ds[j] - dot);
+}
+
 #undef AK_AVX2
 
-const AttentionTileKernels kScalar{tile_scalar, row_max_scalar, exp2_shifted_sum_scalar, scale_scalar};
-const AttentionTileKernels kAvx2{tile_avx2, row_max_avx2, exp2_shifted_sum_avx2, scale_avx2};
+const AttentionTileKernels kScalar{tile_scalar, row_max_scalar, exp2_shifted_sum_scalar, scale_scalar,
+                                   softmax_grad_scalar};
+const AttentionTileKernels kAvx2{tile_avx2, row_max_avx2, exp2_shifted_sum_avx2, scale_avx2, softmax_grad_avx2};
 
 }  // namespace
+
+int64_t panel_count(int64_t n) { return (n + kTileCols - 1) / kTileCols; }
+
+void pack_transposed_panels(const float* m, int64_t rows, int64_t cols, int64_t ld, float* dst) {
+  for (int64_t jp = 0; jp < panel_count(rows); ++jp, dst += cols * kTileCols) {
+    const int64_t width = std::min<int64_t>(kTileCols, rows - jp * kTileCols);
+    for (int64_t c = 0; c < width; ++c) {
+      const float* row = m + (jp * kTileCols + c) * ld;
+      for (int64_t e = 0; e < cols; ++e) dst[e * kTileCols + c] = row[e];
+    }
+    for (int64_t c = width; c < kTileCols; ++c) {
+      for (int64_t e = 0; e < cols; ++e) dst[e * kTileCols + c] = 0.0f;
+    }
+  }
+}
+
+void pack_column_panels(const float* m, int64_t rows, int64_t cols, int64_t ld, float* dst) {
+  for (int64_t dp = 0; dp < panel_count(cols); ++dp, dst += rows * kTileCols) {
+    const int64_t width = std::min<int64_t>(kTileCols, cols - dp * kTileCols);
+    for (int64_t j = 0; j < rows; ++j) {
+      const float* row = m + j * ld + dp * kTileCols;
+      int64_t c = 0;
+      for (; c < width; ++c) dst[j * kTileCols + c] = row[c];
+      for (; c < kTileCols; ++c) dst[j * kTileCols + c] = 0.0f;
+    }
+  }
+}
 
 const AttentionTileKernels& attention_tile_kernels() {
   return active_isa() == Isa::Avx2 ? kAvx2 : kScalar;

@@ -25,7 +25,19 @@ struct AttentionTileKernels {
   // Base 2: the kernels fold log2(e) into the scale, saving a multiply per score.
   float (*exp2_shifted_sum)(float* x, int64_t n, float shift);
   void (*scale)(float* x, int64_t n, float factor);
+  // The softmax gradient of one row, in place: ds[j] = p[j] · (ds[j] - dot).
+  void (*softmax_grad)(const float* p, float* ds, int64_t n, float dot);
 };
+
+// Packing into 16-wide panels, zero-padded to whole panels. For a row-major
+// matrix m (rows, cols) with row stride ld:
+//   transposed panels (rows/16, cols, 16): dst[jp][e][c] = m[jp*16 + c][e]
+//     (Kᵀ for Q Kᵀ: a panel is 16 keys, read feature by feature)
+//   column panels     (cols/16, rows, 16): dst[dp][j][c] = m[j][dp*16 + c]
+//     (V for P V: a panel is 16 features, read key by key)
+int64_t panel_count(int64_t n);
+void pack_transposed_panels(const float* m, int64_t rows, int64_t cols, int64_t ld, float* dst);
+void pack_column_panels(const float* m, int64_t rows, int64_t cols, int64_t ld, float* dst);
 
 // The set for the active ISA (cpu_features.h), looked up per call so tests
 // can switch it.

@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
 #include <limits>
 #include <vector>
 
 #include "kernels/attention_tiles.h"
+#include "kernels/parallel_tasks.h"
 
 namespace attnkit::kernels {
 
@@ -23,13 +23,10 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr float kLog2e = 1.44269504088896341f;
 constexpr float kLn2 = 0.69314718055994531f;
 
-int64_t panels_of(int64_t n) { return (n + kTileCols - 1) / kTileCols; }
-
-// Kᵀ and V of every problem in 16-wide panels, packed once per call so each
-// query block reads them contiguously (no strided or power-of-two-stride
-// access in the inner loops), zero-padded to whole panels:
-//   kt  (B, S/16, E, 16):  kt[b][jp][p][c]  = k[b][jp*16 + c][p]
-//   v   (B, Ev/16, S, 16): v[b][dp][j][c]   = v[b][j][dp*16 + c]
+// Kᵀ and V of every problem in 16-wide panels (attention_tiles.h), packed
+// once per call so each query block reads them contiguously, with no strided
+// or power-of-two-stride access in the inner loops:
+//   kt  (B, S/16, E, 16)    v  (B, Ev/16, S, 16)
 struct PackedKeysValues {
   int64_t key_panels = 0, value_panels = 0;
   std::vector<float> kt, v;
@@ -43,30 +40,10 @@ struct PackedKeysValues {
 };
 
 void pack_problem(const FlashAttentionParams& p, int64_t b, PackedKeysValues& packed) {
-  const int64_t E = p.head_dim, Ev = p.value_dim, S = p.keys;
-  const float* k = p.k + p.k_offsets[b];
-  for (int64_t jp = 0; jp < packed.key_panels; ++jp) {
-    float* dst = const_cast<float*>(packed.key_panel(p, b, jp));
-    const int64_t cols = std::min<int64_t>(kTileCols, S - jp * kTileCols);
-    for (int64_t c = 0; c < cols; ++c) {
-      const float* row = k + (jp * kTileCols + c) * p.k_row_stride;
-      for (int64_t e = 0; e < E; ++e) dst[e * kTileCols + c] = row[e];
-    }
-    for (int64_t c = cols; c < kTileCols; ++c) {
-      for (int64_t e = 0; e < E; ++e) dst[e * kTileCols + c] = 0.0f;
-    }
-  }
-  const float* v = p.v + p.v_offsets[b];
-  for (int64_t dp = 0; dp < packed.value_panels; ++dp) {
-    float* dst = const_cast<float*>(packed.value_panel(p, b, dp));
-    const int64_t width = std::min<int64_t>(kTileCols, Ev - dp * kTileCols);
-    for (int64_t j = 0; j < S; ++j) {
-      const float* row = v + j * p.v_row_stride + dp * kTileCols;
-      int64_t c = 0;
-      for (; c < width; ++c) dst[j * kTileCols + c] = row[c];
-      for (; c < kTileCols; ++c) dst[j * kTileCols + c] = 0.0f;
-    }
-  }
+  pack_transposed_panels(p.k + p.k_offsets[b], p.keys, p.head_dim, p.k_row_stride,
+                         packed.kt.data() + b * packed.key_panels * p.head_dim * kTileCols);
+  pack_column_panels(p.v + p.v_offsets[b], p.keys, p.value_dim, p.v_row_stride,
+                     packed.v.data() + b * packed.value_panels * p.keys * kTileCols);
 }
 
 // Per-thread buffers of one query block.
@@ -77,8 +54,9 @@ struct Workspace {
   std::vector<float> row_max, row_sum;  // (Br)
 };
 
-// Mask and causal cut of one (base-2) score row: -inf where a key takes no part.
-void mask_row(const FlashAttentionParams& p, int64_t b, int64_t qi, int64_t k0, int64_t cols, float* row) {
+}  // namespace
+
+void mask_score_row(const FlashAttentionParams& p, int64_t b, int64_t qi, int64_t k0, int64_t cols, float* row) {
   if (p.bool_mask || p.float_mask) {
     const int64_t base = p.mask_offsets[b] + qi * p.mask_row_stride;
     for (int64_t j = 0; j < cols; ++j) {
@@ -92,6 +70,8 @@ void mask_row(const FlashAttentionParams& p, int64_t b, int64_t qi, int64_t k0, 
     for (int64_t j = std::max<int64_t>(0, last + 1 - k0); j < cols; ++j) row[j] = kNegInf;
   }
 }
+
+namespace {
 
 // One block of queries [q0, q0 + rows) of problem b against every key block.
 void attend_block(const FlashAttentionParams& p, const PackedKeysValues& packed, int64_t b, int64_t q0,
@@ -111,7 +91,7 @@ void attend_block(const FlashAttentionParams& p, const PackedKeysValues& packed,
       p.causal ? std::clamp<int64_t>(q0 + rows + p.causal_offset, 0, p.keys) : p.keys;
   for (int64_t k0 = 0; k0 < key_end; k0 += kKeyBlock) {
     const int64_t cols = std::min(kKeyBlock, key_end - k0);
-    const int64_t key_panels = panels_of(cols);
+    const int64_t key_panels = panel_count(cols);
     float* scores = ws.scores.data();
     // S = (scale · log2 e · Q) Kᵀ  (rows, key_panels · 16): each K panel stays in L1 across the row tiles.
     for (int64_t jp = 0; jp < key_panels; ++jp) {
@@ -126,7 +106,7 @@ void attend_block(const FlashAttentionParams& p, const PackedKeysValues& packed,
     const bool cut = p.causal && k0 + cols - 1 > q0 + p.causal_offset;  // block crosses the diagonal
     for (int64_t i = 0; i < rows; ++i) {
       float* row = scores + i * kKeyBlock;
-      if (masked || cut) mask_row(p, b, q0 + i, k0, cols, row);
+      if (masked || cut) mask_score_row(p, b, q0 + i, k0, cols, row);
       const float new_max = std::max(ws.row_max[i], kern.row_max(row, cols));
       if (new_max == kNegInf) {  // nothing to attend to in this row yet
         std::fill(row, row + cols, 0.0f);
@@ -157,31 +137,14 @@ void attend_block(const FlashAttentionParams& p, const PackedKeysValues& packed,
   }
 }
 
-// Runs body(t) for t < tasks over the OpenMP threads; the first exception is
-// rethrown on the caller (an exception must not cross the parallel region).
-template <typename Body>
-void parallel_tasks(int64_t tasks, Body body) {
-  std::exception_ptr failure;
-#pragma omp parallel for schedule(dynamic, 1) if (tasks > 1)
-  for (int64_t t = 0; t < tasks; ++t) {
-    try {
-      body(t);
-    } catch (...) {
-#pragma omp critical(attnkit_flash_failure)
-      failure = std::current_exception();
-    }
-  }
-  if (failure) std::rethrow_exception(failure);
-}
-
 }  // namespace
 
 void flash_attention_forward(const FlashAttentionParams& p) {
   if (p.batch_heads == 0 || p.queries == 0) return;
   const AttentionTileKernels& kern = attention_tile_kernels();
   PackedKeysValues packed;
-  packed.key_panels = panels_of(p.keys);
-  packed.value_panels = panels_of(p.value_dim);
+  packed.key_panels = panel_count(p.keys);
+  packed.value_panels = panel_count(p.value_dim);
   packed.kt.resize(static_cast<size_t>(p.batch_heads * packed.key_panels * p.head_dim * kTileCols));
   packed.v.resize(static_cast<size_t>(p.batch_heads * packed.value_panels * p.keys * kTileCols));
   parallel_tasks(p.batch_heads, [&](int64_t b) { pack_problem(p, b, packed); });

@@ -40,7 +40,32 @@ struct FlashAttentionParams {
 
 void flash_attention_forward(const FlashAttentionParams& params);
 
-// The oracle: one query row at a time, every score kept, sums in double.
+// The gradients of the forward above (FlashAttention-2, Algorithm 2): the
+// probabilities are recomputed block by block from the saved logsumexp, so
+// the backward too needs O(N·d) memory. Reads params.q, k, v, out (the
+// forward's output) and lse (required); writes dense per-problem gradients.
+// Problems that share K/V (GQA, broadcasting) get their own dk/dv: the caller
+// sums them.
+struct FlashAttentionGrads {
+  const float* dout = nullptr;           // dL/d out, per problem at dout_offsets[b]
+  const int64_t* dout_offsets = nullptr;
+  int64_t dout_row_stride = 0;           // unit column stride
+  float* dq = nullptr;                   // (batch_heads, L, E) contiguous
+  float* dk = nullptr;                   // (batch_heads, S, E) contiguous
+  float* dv = nullptr;                   // (batch_heads, S, Ev) contiguous
+};
+
+void flash_attention_backward(const FlashAttentionParams& params, const FlashAttentionGrads& grads);
+
+// The oracles: one query row at a time, every score kept, sums in double.
 void attention_forward_reference(const FlashAttentionParams& params);
+void attention_backward_reference(const FlashAttentionParams& params, const FlashAttentionGrads& grads);
+
+// Shared by the forward and backward kernels: sets entries of one score row
+// (scores in base 2, i.e. times log2 e; keys k0 .. k0 + cols of query qi of
+// problem b) to -inf where the mask or the causal cut excludes the key, and
+// adds a float mask (times log2 e).
+void mask_score_row(const FlashAttentionParams& params, int64_t b, int64_t qi, int64_t k0, int64_t cols,
+                    float* row);
 
 }  // namespace attnkit::kernels

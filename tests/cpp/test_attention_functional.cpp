@@ -180,13 +180,12 @@ TEST(GumbelSoftmax, HardIsOneHotWithTheSoftGradient) {
 namespace attnkit::testing {
 namespace {
 
-// Without gradients SDPA runs the fused kernel; with them, the composed
-// reference. The two must agree on every path of the kernel.
+// The fused kernels (ATTNKIT_SDPA=fused) against the composed reference
+// (ATTNKIT_SDPA=reference): output, lse and every gradient.
 TEST(FusedSdpa, MatchesTheComposedReference) {
-  setenv("ATTNKIT_SDPA", "fused", 1);  // every eligible call, whatever its length
-  struct Unset {
-    ~Unset() { unsetenv("ATTNKIT_SDPA"); }
-  } unset;
+  struct Restore {
+    ~Restore() { unsetenv("ATTNKIT_SDPA"); }
+  } restore;
   struct Case {
     Shape q, k, v;
     bool causal;
@@ -215,12 +214,27 @@ TEST(FusedSdpa, MatchesTheComposedReference) {
     } else if (c.mask == 2) {
       options.attn_mask = randn_tensor({c.q[1], L, S}, seed++);
     }
-    auto fused = functional::scaled_dot_product_attention(q, k, v, options);
-    auto reference = functional::scaled_dot_product_attention(leaf(q.clone()), k, v, options);
-    ASSERT_TRUE(reference.output.grad_fn() != nullptr);  // really the composed path
-    ASSERT_TRUE(fused.output.grad_fn() == nullptr);
-    EXPECT_TRUE(all_close(fused.output, reference.output.detach(), 1e-5, 2e-6)) << shape_str(c.q);
-    EXPECT_TRUE(all_close(fused.lse, reference.lse, 1e-5, 1e-5)) << shape_str(c.q);
+    Tensor upstream = randn_tensor({c.q[0], c.q[1], L, c.v[3]}, seed++);
+    struct Run {
+      functional::SdpaOutput out;
+      std::vector<Tensor> inputs;
+    };
+    auto run = [&](const char* path) {
+      setenv("ATTNKIT_SDPA", path, 1);
+      Run r{{}, {leaf(q.clone()), leaf(k.clone()), leaf(v.clone())}};
+      r.out = functional::scaled_dot_product_attention(r.inputs[0], r.inputs[1], r.inputs[2], options);
+      r.out.output.backward(upstream);
+      return r;
+    };
+    Run fused = run("fused"), reference = run("reference");
+    ASSERT_EQ(fused.out.output.grad_fn()->name(), "scaled_dot_product_attention");  // really fused
+    ASSERT_NE(reference.out.output.grad_fn()->name(), "scaled_dot_product_attention");
+    EXPECT_TRUE(all_close(fused.out.output, reference.out.output.detach(), 1e-5, 2e-6)) << shape_str(c.q);
+    EXPECT_TRUE(all_close(fused.out.lse, reference.out.lse, 1e-5, 1e-5)) << shape_str(c.q);
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_TRUE(all_close(fused.inputs[i].grad(), reference.inputs[i].grad(), 1e-5, 1e-5))
+          << shape_str(c.q) << " gradient of input " << i;
+    }
   }
 }
 

@@ -44,8 +44,17 @@ std::string describe(const Problem& c) {
          " pad=" + std::to_string(c.row_padding);
 }
 
-// Runs the fused kernel and the reference on one random problem; returns the
-// largest absolute differences of the output and of the finite lse entries.
+void expect_near_all(const std::vector<float>& actual, const std::vector<float>& expected, double tolerance,
+                     const std::string& what) {
+  double scale = 0.0;  // gradients are compared relative to their largest entry
+  for (float x : expected) scale = std::max(scale, static_cast<double>(std::fabs(x)));
+  for (size_t i = 0; i < actual.size(); ++i) {
+    ASSERT_NEAR(actual[i], expected[i], tolerance * (1.0 + scale)) << what << " at " << i;
+  }
+}
+
+// Runs the fused kernels and the references on one random problem and
+// compares output, lse and the three gradients.
 void check_problem(const Problem& c, uint32_t seed) {
   std::mt19937 rng(seed);
   const int64_t kv_problems = (c.batch_heads + c.kv_groups - 1) / c.kv_groups;
@@ -93,6 +102,16 @@ void check_problem(const Problem& c, uint32_t seed) {
   p.out = expected.data(); p.lse = expected_lse.data();
   attention_forward_reference(p);
 
+  std::vector<float> dout = normal(out_size, rng);
+  const size_t dq_size = static_cast<size_t>(c.batch_heads * c.queries * c.head_dim);
+  const size_t dk_size = static_cast<size_t>(c.batch_heads * c.keys * c.head_dim);
+  const size_t dv_size = static_cast<size_t>(c.batch_heads * c.keys * c.value_dim);
+  std::vector<float> expected_dq(dq_size), expected_dk(dk_size), expected_dv(dv_size);
+  FlashAttentionGrads g;
+  g.dout = dout.data(); g.dout_offsets = out_off.data(); g.dout_row_stride = out_stride;
+  g.dq = expected_dq.data(); g.dk = expected_dk.data(); g.dv = expected_dv.data();
+  attention_backward_reference(p, g);
+
   for (Isa isa : {Isa::Avx2, Isa::Scalar}) {
     if (isa == Isa::Avx2 && !cpu_has_avx2()) continue;
     IsaScope scope(isa);
@@ -111,6 +130,14 @@ void check_problem(const Problem& c, uint32_t seed) {
             << describe(c) << " isa=" << isa_name(isa) << " lse row " << i;
       }
     }
+    // The backward from this path's own forward output and lse.
+    std::vector<float> dq(dq_size, 7.0f), dk(dk_size, 7.0f), dv(dv_size, 7.0f);
+    g.dq = dq.data(); g.dk = dk.data(); g.dv = dv.data();
+    flash_attention_backward(p, g);
+    const std::string what = describe(c) + " isa=" + isa_name(isa);
+    expect_near_all(dq, expected_dq, 2e-5, what + " dq");
+    expect_near_all(dk, expected_dk, 2e-5, what + " dk");
+    expect_near_all(dv, expected_dv, 2e-5, what + " dv");
   }
 }
 
@@ -159,12 +186,12 @@ TEST(FlashAttentionKernel, MatchesReferenceGroupedAndStrided) {
   check_problem({3, 33, 65, 64, 64, false, 0, MaskKind::Float, 1, 5}, 402);
 }
 
-TEST(FlashAttentionKernel, SameResultOnOneAndTwoThreads) {
-  Problem c{5, 100, 300, 64, 64, true};
-  std::mt19937 rng(7);
+TEST(FlashAttentionKernel, OneAndTwoThreads) {
+  // 5 problems on 2 threads: 4 whole problems per thread, the fifth split by key blocks.
   for (int threads : {1, 2}) {
     set_num_threads(threads);
-    check_problem(c, 500);
+    check_problem({5, 100, 300, 64, 64, true}, 500);
+    check_problem({1, 70, 200, 32, 32, false, 0, MaskKind::Bool}, 501);
   }
   set_num_threads(2);
 }

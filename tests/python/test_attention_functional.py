@@ -293,7 +293,7 @@ def test_gumbel_softmax_matches_torch_formula_and_straight_through(rng):
     assert_close(logits.grad, tlogits.grad, ATTENTION_GRAD, "straight-through gradient")
 
 
-# ------------------------------------------- fused kernel (inference path)
+# ------------------------------------------- fused kernel (forward and backward)
 
 @pytest.fixture
 def fused_path():
@@ -312,11 +312,12 @@ def fused_path():
        keys=st.sampled_from([1, 5, 127, 128, 129, 200]), dim=st.sampled_from([16, 64, 96]),
        mask_kind=st.sampled_from(["none", "causal", "bool", "float", "key_padding"]),
        seed=st.integers(0, 2**16))
-def test_fused_inference_matches_torch(batch, heads, queries, keys, dim, mask_kind, seed, fused_path):
-    """Without gradients (and dropout, weights) SDPA can run the fused kernel: blocks of
-    64 queries x 128 keys with an online softmax. Sizes straddle both blocks."""
+def test_fused_matches_torch(batch, heads, queries, keys, dim, mask_kind, seed, fused_path):
+    """The fused kernels (forward blocks of 48 queries x 128 keys, backward 64 x 64, online
+    softmax, probabilities recomputed from the lse): sizes straddle the blocks."""
     rng = np.random.default_rng(seed)
     arrays = [normal(rng, (batch, heads, n, dim)) for n in (queries, keys, keys)]
+    ours = [to_attnkit(a, requires_grad=True) for a in arrays]
     kwargs_ours, kwargs_torch = {}, {}
     if mask_kind == "causal":
         kwargs_ours["is_causal"] = kwargs_torch["is_causal"] = True
@@ -331,12 +332,14 @@ def test_fused_inference_matches_torch(batch, heads, queries, keys, dim, mask_ki
         keep = rng.random((batch, 1, 1, keys)) < 0.6
         keep[..., 0] = True
         kwargs_ours["attn_mask"], kwargs_torch["attn_mask"] = attnkit.from_numpy(keep), torch.from_numpy(keep)
-    with attnkit.no_grad():
-        out, lse = F.scaled_dot_product_attention(*[to_attnkit(a) for a in arrays], return_lse=True,
-                                                  **kwargs_ours)
-    tq, tk, tv = (torch.from_numpy(a) for a in arrays)
+    out, lse = F.scaled_dot_product_attention(*ours, return_lse=True, **kwargs_ours)
+    tq, tk, tv = (torch.from_numpy(a.copy()).requires_grad_(True) for a in arrays)
     theirs = TF.scaled_dot_product_attention(tq, tk, tv, **kwargs_torch)
     assert_close(out, theirs, ATTENTION, f"fused forward ({mask_kind})")
+    backward_both(out, theirs, rng)
+    for name, a, b in zip("qkv", ours, (tq, tk, tv)):
+        assert_close(a.grad, b.grad, ATTENTION_GRAD, f"fused d{name} ({mask_kind})")
+    tq, tk = tq.detach(), tk.detach()
     scores = tq @ tk.transpose(-2, -1) / math.sqrt(dim)
     if mask_kind == "causal":
         scores = scores.masked_fill(~torch.ones(queries, keys, dtype=torch.bool).tril(), float("-inf"))
@@ -345,6 +348,20 @@ def test_fused_inference_matches_torch(batch, heads, queries, keys, dim, mask_ki
     elif mask_kind == "float":
         scores = scores + kwargs_torch["attn_mask"]
     assert_close(lse, torch.logsumexp(scores, -1), Tol(1e-5, 1e-5), f"fused lse ({mask_kind})")
+
+
+def test_fused_gqa_and_broadcast_gradients(rng, fused_path):
+    """K/V shared by several query heads (GQA) or broadcast over the batch: their gradients
+    are the sums over every problem that read them."""
+    for shapes, gqa in ((((2, 6, 70, 32), (2, 2, 150, 32), (2, 2, 150, 8)), True),
+                        (((3, 2, 40, 16), (1, 2, 90, 16), (1, 2, 90, 16)), False)):
+        pairs = [pair(rng, shape) for shape in shapes]
+        ours = F.scaled_dot_product_attention(*(p[0] for p in pairs), enable_gqa=gqa, is_causal=True)
+        theirs = TF.scaled_dot_product_attention(*(p[1] for p in pairs), enable_gqa=gqa, is_causal=True)
+        assert_close(ours, theirs, ATTENTION, f"forward gqa={gqa}")
+        backward_both(ours, theirs, rng)
+        for name, (a, b) in zip("qkv", pairs):
+            assert_close(a.grad, b.grad, ATTENTION_GRAD, f"d{name} gqa={gqa}")
 
 
 def test_fused_inference_gqa_and_dead_rows(rng, fused_path):

@@ -1,0 +1,27 @@
+#pragma once
+// The fused path of scaled_dot_product_attention: the FlashAttention-2
+// kernels (kernels/flash_attention.h) behind one autograd node, so training
+// too needs O(N·d) memory. Internal to the library.
+
+#include <cstdint>
+
+#include "attnkit/functional/scaled_dot_product_attention.h"
+
+namespace attnkit::functional::detail {
+
+struct FusedSdpaCall {
+  Tensor mask;                 // bool or float, broadcastable to (..., L, S); undefined = none
+  bool causal = false;
+  int64_t causal_offset = 0;   // query i sees keys j <= i + causal_offset
+  double scale = 1.0;
+  bool gqa = false;            // key/value heads divide the query heads
+  bool want_lse = false;
+};
+
+// Fills out.output (and out.lse) and returns true when the call fits the
+// kernels: fp32 q/k/v of equal rank >= 3, a mask that needs no gradient.
+// Returns false, touching nothing, when the composed path must run instead.
+bool fused_attention(const Tensor& query, const Tensor& key, const Tensor& value, const FusedSdpaCall& call,
+                     SdpaOutput& out);
+
+}  // namespace attnkit::functional::detail
