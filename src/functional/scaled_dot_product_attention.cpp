@@ -2,6 +2,7 @@
 // O(L·S) memory, and the reference that a fused kernel is checked against.
 #include "attnkit/functional/scaled_dot_product_attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <string_view>
@@ -11,7 +12,6 @@
 #include "attnkit/core/autograd.h"
 #include "attnkit/functional/attention.h"
 #include "attnkit/ops/compare.h"
-#include "attnkit/ops/dropout.h"
 #include "attnkit/ops/elementwise.h"
 #include "attnkit/ops/matmul.h"
 #include "attnkit/ops/reduce.h"
@@ -105,13 +105,15 @@ SdpaOutput scaled_dot_product_attention(const Tensor& query, const Tensor& key, 
   const double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(query.size(-1))));
   const SdpaPath path = forced_path();
   const bool fused_wanted = path != SdpaPath::Reference;
-  if (fused_wanted && options.dropout_p == 0.0 && !options.return_weights) {
+  if (fused_wanted && !options.return_weights) {
     detail::FusedSdpaCall call;
     call.mask = options.attn_mask;
     call.causal = options.is_causal;
     call.scale = scale;
     call.gqa = options.enable_gqa && query.dim() >= 3;
     call.want_lse = options.return_lse;
+    call.dropout_p = options.dropout_p;
+    call.generator = options.generator;
     SdpaOutput fused;
     if (detail::fused_attention(query, key, value, call, fused)) return fused;
   }
@@ -134,9 +136,14 @@ SdpaOutput scaled_dot_product_attention(const Tensor& query, const Tensor& key, 
     }
   }
   Tensor weights = masked_softmax(scores, bool_mask);  // (..., L, S)
-  Tensor attended = options.dropout_p > 0.0
-                        ? dropout(weights, options.dropout_p, true, options.generator)
-                        : weights;
+  Tensor attended = weights;
+  if (options.dropout_p > 0.0) {  // the fused kernels' mask, so both paths drop the same entries
+    Shape batch(weights.shape().begin(), weights.shape().end() - 2);
+    const int64_t problems = weights.numel() / std::max<int64_t>(queries * keys, 1);
+    kernels::AttentionDropout drop =
+        detail::reserve_attention_dropout(options.dropout_p, problems, queries, keys, options.generator);
+    attended = mul(weights, detail::attention_dropout_factors(drop, batch, queries, keys));
+  }
   SdpaOutput out;
   out.output = matmul(attended, v);  // (..., L, Ev)
   if (options.return_weights) out.weights = weights;

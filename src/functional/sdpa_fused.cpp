@@ -1,11 +1,11 @@
 #include "functional/sdpa_fused.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "attnkit/core/autograd.h"
 #include "attnkit/ops/elementwise.h"
 #include "attnkit/ops/reduce.h"
-#include "kernels/flash_attention.h"
 
 namespace attnkit::functional::detail {
 
@@ -43,6 +43,7 @@ struct Operands {
   std::vector<int64_t> q_off, k_off, v_off, mask_off;
   Shape batch;                      // q's batch dims
   int64_t problems = 0;
+  kernels::AttentionDropout dropout;  // reserved once: the backward regenerates the same mask
 
   kernels::FlashAttentionParams params(const FusedSdpaCall& call) const {
     kernels::FlashAttentionParams p;
@@ -57,6 +58,7 @@ struct Operands {
     p.scale = static_cast<float>(call.scale);
     p.causal = call.causal;
     p.causal_offset = call.causal_offset;
+    p.dropout = dropout;
     if (mask.defined()) {
       p.mask_offsets = mask_off.data();
       p.mask_row_stride = mask.stride(-2);
@@ -96,6 +98,33 @@ Tensor reduce_to_input(const Tensor& per_problem, const Tensor& view, const Shap
 }
 
 }  // namespace
+
+kernels::AttentionDropout reserve_attention_dropout(double p, int64_t problems, int64_t queries, int64_t keys,
+                                                    Generator* generator) {
+  kernels::AttentionDropout dropout;
+  if (p <= 0.0) return dropout;
+  Generator& gen = generator ? *generator : default_generator();
+  const Generator::Range range = gen.reserve(kernels::attention_dropout_blocks(problems * queries, keys));
+  dropout.p = static_cast<float>(p);
+  dropout.seed = range.seed;
+  dropout.first_block = range.first_block;
+  return dropout;
+}
+
+Tensor attention_dropout_factors(const kernels::AttentionDropout& dropout, const Shape& batch, int64_t queries,
+                                 int64_t keys) {
+  Shape shape = batch;
+  shape.push_back(queries);
+  shape.push_back(keys);
+  Tensor factors = empty(shape, kFloat32);
+  float* f = factors.data<float>();
+  const int64_t rows = factors.numel() / std::max<int64_t>(keys, 1);
+  for (int64_t r = 0; r < rows; ++r) {
+    std::fill(f + r * keys, f + (r + 1) * keys, 1.0f);
+    kernels::apply_attention_dropout(dropout, r, keys, 0, keys, f + r * keys);
+  }
+  return factors;
+}
 
 bool fused_attention(const Tensor& query, const Tensor& key, const Tensor& value, const FusedSdpaCall& call,
                      SdpaOutput& out) {
@@ -142,6 +171,7 @@ bool fused_attention(const Tensor& query, const Tensor& key, const Tensor& value
     lse_shape.push_back(queries);
     lse = empty(lse_shape, kFloat32);
   }
+  ops->dropout = reserve_attention_dropout(call.dropout_p, ops->problems, queries, keys, call.generator);
   kernels::FlashAttentionParams p = ops->params(call);
   p.out = output.data<float>();
   p.out_offsets = out_off.data();

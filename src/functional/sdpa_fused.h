@@ -5,7 +5,9 @@
 
 #include <cstdint>
 
+#include "attnkit/core/rng.h"
 #include "attnkit/functional/scaled_dot_product_attention.h"
+#include "kernels/flash_attention.h"
 
 namespace attnkit::functional::detail {
 
@@ -16,7 +18,18 @@ struct FusedSdpaCall {
   double scale = 1.0;
   bool gqa = false;            // key/value heads divide the query heads
   bool want_lse = false;
+  double dropout_p = 0.0;
+  Generator* generator = nullptr;  // for dropout; the default generator if null
 };
+
+// Reserves one call's dropout stream from the generator (kernels/flash_attention.h).
+kernels::AttentionDropout reserve_attention_dropout(double p, int64_t problems, int64_t queries, int64_t keys,
+                                                    Generator* generator);
+
+// The kernels' dropout as a tensor of factors (batch..., L, S), 0 or 1/(1-p),
+// for the composed path: both paths drop the same entries for the same seed.
+Tensor attention_dropout_factors(const kernels::AttentionDropout& dropout, const Shape& batch, int64_t queries,
+                                 int64_t keys);
 
 // Fills out.output (and out.lse) and returns true when the call fits the
 // kernels: fp32 q/k/v of equal rank >= 3, a mask that needs no gradient.

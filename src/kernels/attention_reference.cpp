@@ -34,6 +34,11 @@ double score_row(const FlashAttentionParams& p, int64_t b, int64_t i, std::vecto
   return row_max;
 }
 
+double dropout_factor(const FlashAttentionParams& p, int64_t b, int64_t i, int64_t j) {
+  if (p.dropout.p <= 0.0f) return 1.0;
+  return attention_dropout_factor(p.dropout, b * p.queries + i, p.keys, j);
+}
+
 }  // namespace
 
 void attention_backward_reference(const FlashAttentionParams& p, const FlashAttentionGrads& g) {
@@ -52,13 +57,14 @@ void attention_backward_reference(const FlashAttentionParams& p, const FlashAtte
       if (row_max == -std::numeric_limits<double>::infinity()) continue;  // saw nothing: no gradient
       double total = 0.0;
       for (double& x : probs) total += (x = std::exp(x - row_max));
-      double dot = 0.0;  // D = Σ_j P_ij dP_ij
+      // With dropout factors z_j: out = Σ_j P_j z_j v_j, so dP_j = z_j (dO · v_j), D = Σ_j P_j dP_j.
+      double dot = 0.0;
       for (int64_t j = 0; j < S; ++j) {
         probs[static_cast<size_t>(j)] /= total;
         double dp = 0.0;
         for (int64_t d = 0; d < Ev; ++d) dp += static_cast<double>(dout[d]) * v[j * p.v_row_stride + d];
-        dprobs[static_cast<size_t>(j)] = dp;
-        dot += probs[static_cast<size_t>(j)] * dp;
+        dprobs[static_cast<size_t>(j)] = dp * dropout_factor(p, b, i, j);
+        dot += probs[static_cast<size_t>(j)] * dprobs[static_cast<size_t>(j)];
       }
       std::vector<double> dq_row(static_cast<size_t>(E), 0.0);
       for (int64_t j = 0; j < S; ++j) {
@@ -68,7 +74,8 @@ void attention_backward_reference(const FlashAttentionParams& p, const FlashAtte
           dq_row[static_cast<size_t>(e)] += ds * k[j * p.k_row_stride + e];
           dk[static_cast<size_t>(j * E + e)] += ds * q[e];
         }
-        for (int64_t d = 0; d < Ev; ++d) dv[static_cast<size_t>(j * Ev + d)] += pj * dout[d];
+        const double kept = pj * dropout_factor(p, b, i, j);
+        for (int64_t d = 0; d < Ev; ++d) dv[static_cast<size_t>(j * Ev + d)] += kept * dout[d];
       }
       for (int64_t e = 0; e < E; ++e) dq[e] = static_cast<float>(dq_row[static_cast<size_t>(e)]);
     }
@@ -94,6 +101,7 @@ void attention_forward_reference(const FlashAttentionParams& p) {
         s = std::exp(s - row_max);
         total += s;
       }
+      for (int64_t j = 0; j < p.keys; ++j) scores[static_cast<size_t>(j)] *= dropout_factor(p, b, i, j);
       for (int64_t d = 0; d < p.value_dim; ++d) {
         double acc = 0.0;
         for (int64_t j = 0; j < p.keys; ++j) acc += scores[static_cast<size_t>(j)] * v[j * p.v_row_stride + d];

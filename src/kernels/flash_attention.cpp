@@ -115,6 +115,8 @@ void attend_block(const FlashAttentionParams& p, const PackedKeysValues& packed,
       const float correction = std::exp2(ws.row_max[i] - new_max);  // 0 when the old max was -inf
       ws.row_sum[i] = ws.row_sum[i] * correction + kern.exp2_shifted_sum(row, cols, new_max);
       ws.row_max[i] = new_max;
+      // Dropout after the sum: the normaliser counts every key, the output only the kept ones.
+      if (p.dropout.p > 0.0f) apply_attention_dropout(p.dropout, b * p.queries + q0 + i, p.keys, k0, cols, row);
       if (correction != 1.0f) kern.scale(ws.acc.data() + i * ev_width, ev_width, correction);
     }
     // acc += P V  (rows, Ev16): each V panel stays in L1 across the row tiles.

@@ -14,6 +14,23 @@
 
 namespace attnkit::kernels {
 
+// Dropout of the attention probabilities from the counter-based generator:
+// whether key j of query row r (r = b·L + i over every problem) is kept is a
+// pure function of (seed, first_block, r, j), so the backward regenerates
+// the forward's mask. Each row starts a fresh Philox block (rows of ⌈S/4⌉
+// blocks). Kept probabilities are scaled by 1/(1-p).
+struct AttentionDropout {
+  float p = 0.0f;  // probability of dropping; 0 = no dropout
+  uint64_t seed = 0, first_block = 0;
+};
+// Philox blocks one call reserves from its generator.
+uint64_t attention_dropout_blocks(int64_t rows, int64_t keys);
+// The factor of one entry: 0 (dropped) or 1/(1-p).
+float attention_dropout_factor(const AttentionDropout& dropout, int64_t row, int64_t keys, int64_t key);
+// row[j] *= factor(row, k0 + j) for j < cols; k0 a multiple of 4.
+void apply_attention_dropout(const AttentionDropout& dropout, int64_t row, int64_t keys, int64_t k0, int64_t cols,
+                             float* values);
+
 struct FlashAttentionParams {
   int64_t batch_heads = 0;  // number of (batch, head) problems
   int64_t queries = 0, keys = 0, head_dim = 0, value_dim = 0;
@@ -36,6 +53,7 @@ struct FlashAttentionParams {
   const float* float_mask = nullptr;
   const int64_t* mask_offsets = nullptr;
   int64_t mask_row_stride = 0, mask_col_stride = 0;
+  AttentionDropout dropout;
 };
 
 void flash_attention_forward(const FlashAttentionParams& params);

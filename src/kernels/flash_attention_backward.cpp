@@ -6,6 +6,9 @@
 //   dV_j += Pᵀ dO      dP = dO V_jᵀ      dS = P ∘ (dP - D),  D = rowsum(dO ∘ O)
 //   dQ   += scale · dS K_j                dK_j += scale · dSᵀ Q
 //
+// With dropout (Z: the regenerated mask times 1/(1-p)) the kept
+// probabilities Pz = P ∘ Z feed dV, and dS = Pz ∘ dP - P ∘ D.
+//
 // Every operand is packed once per problem into the 16-wide panels that the
 // tile kernels read. Threads take whole problems; problems left over when
 // there are fewer of them than threads split their key blocks over the
@@ -46,6 +49,7 @@ struct ProblemPacks {
 // Per-thread buffers of one key block.
 struct BlockBuffers {
   std::vector<float> p, ds;  // (Br, Bc)       probabilities; dP then dS
+  std::vector<float> pz;     // (Br, Bc)       probabilities after dropout (only with dropout)
   std::vector<float> dk;     // (Bc, E16)
   std::vector<float> dv;     // (Bc, Ev16)
   std::vector<float> dq;     // (L, E16)       this thread's dQ when problems are split
@@ -86,6 +90,7 @@ void size_buffers(const FlashAttentionParams& p, BlockBuffers& buf) {
   if (!buf.p.empty()) return;
   buf.p.resize(kQueryBlock * kKeyBlock);
   buf.ds.resize(kQueryBlock * kKeyBlock);
+  if (p.dropout.p > 0.0f) buf.pz.resize(kQueryBlock * kKeyBlock);
   buf.dk.resize(static_cast<size_t>(kKeyBlock * panel_count(p.head_dim) * kTileCols));
   buf.dv.resize(static_cast<size_t>(kKeyBlock * panel_count(p.value_dim) * kTileCols));
 }
@@ -106,7 +111,9 @@ void key_block(const FlashAttentionParams& p, const FlashAttentionGrads& g, cons
   const int64_t e_width = pk.e_width, ev_width = panel_count(Ev) * kTileCols;
   const int64_t cols = std::min(kKeyBlock, S - k0), key_panels = panel_count(cols);
   const bool masked = p.bool_mask || p.float_mask;
+  const bool dropout = p.dropout.p > 0.0f;
   float* P = buf.p.data();
+  float* Pz = dropout ? buf.pz.data() : P;  // what dV sees
   float* dS = buf.ds.data();
   std::fill(buf.dk.begin(), buf.dk.end(), 0.0f);
   std::fill(buf.dv.begin(), buf.dv.end(), 0.0f);
@@ -129,16 +136,21 @@ void key_block(const FlashAttentionParams& p, const FlashAttentionGrads& g, cons
       const float lse2 = pk.lse2[q0 + i];
       if (lse2 == kNegInf) {  // the row saw no key: its output and gradients are zero
         std::fill(row, row + cols, 0.0f);
+        if (dropout) std::fill(Pz + i * kKeyBlock, Pz + i * kKeyBlock + cols, 0.0f);
         continue;
       }
       if (masked || cut) mask_score_row(p, b, q0 + i, k0, cols, row);
       kern.exp2_shifted_sum(row, cols, lse2);
+      if (dropout) {
+        std::copy(row, row + cols, Pz + i * kKeyBlock);
+        apply_attention_dropout(p.dropout, b * L + q0 + i, S, k0, cols, Pz + i * kKeyBlock);
+      }
     }
     // dV += Pᵀ dO  (cols, Ev16)
     for (int64_t dp = 0; dp * kTileCols < ev_width; ++dp) {
       const float* panel = pk.do_panels.data() + (dp * L + q0) * kTileCols;
       for_row_tiles(cols, [&](int r, int64_t r0) {
-        kern.tile(r, rows, P + r0, 1, kKeyBlock, panel, buf.dv.data() + r0 * ev_width + dp * kTileCols, ev_width,
+        kern.tile(r, rows, Pz + r0, 1, kKeyBlock, panel, buf.dv.data() + r0 * ev_width + dp * kTileCols, ev_width,
                   true);
       });
     }
@@ -151,7 +163,14 @@ void key_block(const FlashAttentionParams& p, const FlashAttentionGrads& g, cons
       });
     }
     for (int64_t i = 0; i < rows; ++i) {
-      kern.softmax_grad(P + i * kKeyBlock, dS + i * kKeyBlock, cols, pk.dot[q0 + i]);
+      float* ds = dS + i * kKeyBlock;
+      if (!dropout) {
+        kern.softmax_grad(P + i * kKeyBlock, ds, cols, pk.dot[q0 + i]);
+        continue;
+      }
+      const float* p_row = P + i * kKeyBlock;
+      const float* pz_row = Pz + i * kKeyBlock;
+      for (int64_t j = 0; j < cols; ++j) ds[j] = pz_row[j] * ds[j] - p_row[j] * pk.dot[q0 + i];
     }
     // dQ += dS K  (rows, E16)
     for (int64_t ep = 0; ep * kTileCols < e_width; ++ep) {

@@ -191,9 +191,12 @@ TEST(FusedSdpa, MatchesTheComposedReference) {
     bool causal;
     int mask;  // 0 none, 1 bool, 2 float
     bool gqa;
+    double dropout = 0.0;
   };
   const std::vector<Case> cases = {
       {{2, 3, 65, 16}, {2, 3, 129, 16}, {2, 3, 129, 8}, false, 0, false},
+      {{2, 3, 65, 16}, {2, 3, 129, 16}, {2, 3, 129, 8}, true, 0, false, 0.2},
+      {{1, 4, 40, 8}, {1, 2, 50, 8}, {1, 2, 50, 8}, false, 1, true, 0.5},
       {{1, 2, 130, 32}, {1, 2, 70, 32}, {1, 2, 70, 32}, true, 0, false},
       {{1, 2, 64, 24}, {1, 2, 200, 24}, {1, 2, 200, 24}, false, 1, false},
       {{2, 2, 7, 8}, {2, 2, 9, 8}, {2, 2, 9, 4}, false, 2, false},
@@ -207,6 +210,7 @@ TEST(FusedSdpa, MatchesTheComposedReference) {
     options.is_causal = c.causal;
     options.enable_gqa = c.gqa;
     options.return_lse = true;
+    options.dropout_p = c.dropout;
     const int64_t L = c.q[2], S = c.k[2];
     if (c.mask == 1) {
       options.attn_mask = gt(randn_tensor({L, S}, seed++), -0.5);
@@ -221,8 +225,11 @@ TEST(FusedSdpa, MatchesTheComposedReference) {
     };
     auto run = [&](const char* path) {
       setenv("ATTNKIT_SDPA", path, 1);
+      Generator generator(77);  // the same dropout mask on both paths
+      functional::SdpaOptions seeded = options;
+      seeded.generator = &generator;
       Run r{{}, {leaf(q.clone()), leaf(k.clone()), leaf(v.clone())}};
-      r.out = functional::scaled_dot_product_attention(r.inputs[0], r.inputs[1], r.inputs[2], options);
+      r.out = functional::scaled_dot_product_attention(r.inputs[0], r.inputs[1], r.inputs[2], seeded);
       r.out.output.backward(upstream);
       return r;
     };

@@ -34,6 +34,7 @@ struct Problem {
   MaskKind mask = MaskKind::None;
   int64_t kv_groups = 1;    // query problems sharing one K/V (GQA)
   int64_t row_padding = 0;  // extra floats between rows of q, k, v and out
+  float dropout = 0.0f;
 };
 
 std::string describe(const Problem& c) {
@@ -41,7 +42,7 @@ std::string describe(const Problem& c) {
          std::to_string(c.keys) + " E=" + std::to_string(c.head_dim) + " Ev=" + std::to_string(c.value_dim) +
          (c.causal ? " causal+" + std::to_string(c.causal_offset) : "") + " mask=" +
          std::to_string(static_cast<int>(c.mask)) + " groups=" + std::to_string(c.kv_groups) +
-         " pad=" + std::to_string(c.row_padding);
+         " pad=" + std::to_string(c.row_padding) + " dropout=" + std::to_string(c.dropout);
 }
 
 void expect_near_all(const std::vector<float>& actual, const std::vector<float>& expected, double tolerance,
@@ -88,6 +89,7 @@ void check_problem(const Problem& c, uint32_t seed) {
   p.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   p.causal = c.causal;
   p.causal_offset = c.causal_offset;
+  p.dropout = {c.dropout, seed * 7919ull, 3};
   if (c.mask != MaskKind::None) {
     p.mask_offsets = mask_off.data();
     p.mask_row_stride = 1;
@@ -184,6 +186,44 @@ TEST(FlashAttentionKernel, MatchesReferenceGroupedAndStrided) {
   check_problem({6, 70, 150, 40, 24, false, 0, MaskKind::None, 3, 0}, 400);
   check_problem({4, 70, 150, 40, 24, true, 0, MaskKind::None, 2, 7}, 401);
   check_problem({3, 33, 65, 64, 64, false, 0, MaskKind::Float, 1, 5}, 402);
+}
+
+TEST(FlashAttentionKernel, MatchesReferenceWithDropout) {
+  uint32_t seed = 600;
+  for (float dropout : {0.1f, 0.5f}) {
+    check_problem({2, 61, 150, 32, 24, false, 0, MaskKind::None, 1, 0, dropout}, seed++);
+    check_problem({3, 70, 70, 16, 16, true, 0, MaskKind::Bool, 3, 0, dropout}, seed++);
+    check_problem({1, 5, 300, 64, 64, false, 0, MaskKind::Float, 1, 3, dropout}, seed++);
+  }
+}
+
+TEST(AttentionDropout, KeepsTheExpectedFractionAndRowsAgreeWithEntries) {
+  const int64_t rows = 200, keys = 1001;
+  for (float p : {0.1f, 0.3f, 0.9f}) {
+    AttentionDropout d{p, 1234, 17};
+    int64_t kept = 0;
+    std::vector<float> row(keys);
+    for (int64_t r = 0; r < rows; ++r) {
+      std::fill(row.begin(), row.end(), 1.0f);
+      for (int64_t k0 = 0; k0 < keys; k0 += 64) {  // in blocks, as the kernels apply it
+        apply_attention_dropout(d, r, keys, k0, std::min<int64_t>(64, keys - k0), row.data() + k0);
+      }
+      for (int64_t j = 0; j < keys; ++j) {
+        ASSERT_EQ(row[j], attention_dropout_factor(d, r, keys, j)) << r << " " << j;
+        kept += row[j] != 0.0f;
+        if (row[j] != 0.0f) {
+          ASSERT_FLOAT_EQ(row[j], 1.0f / (1.0f - p));
+        }
+      }
+    }
+    const double fraction = static_cast<double>(kept) / (rows * keys);
+    EXPECT_NEAR(fraction, 1.0 - p, 0.005) << "p=" << p;  // 200k draws: sd < 0.0011
+  }
+  // Another seed, another mask.
+  AttentionDropout a{0.5f, 1, 0}, b{0.5f, 2, 0};
+  int differ = 0;
+  for (int64_t j = 0; j < 256; ++j) differ += attention_dropout_factor(a, 0, 256, j) != attention_dropout_factor(b, 0, 256, j);
+  EXPECT_GT(differ, 64);
 }
 
 TEST(FlashAttentionKernel, OneAndTwoThreads) {

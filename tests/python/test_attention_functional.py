@@ -154,6 +154,35 @@ def test_dropout_keeps_the_expected_fraction_and_repeats_with_a_seed(rng):
     np.testing.assert_allclose(d[kept], w[kept] / 0.75, rtol=1e-5)
 
 
+@pytest.mark.parametrize("path", ["fused", "reference"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_dropout_gradients_match_torch_with_the_same_mask(path, causal, rng, monkeypatch):
+    """Dropout's mask is a function of the seed: a first call with V = I reveals it (out = the
+    kept, rescaled weights), a second with the same seed trains through it; torch, given that
+    mask, must agree forward and backward. Both attnkit paths draw the same mask."""
+    monkeypatch.setenv("ATTNKIT_SDPA", path)
+    B, H, L, S, E, p = 2, 3, 37, 53, 16, 0.3
+    q, tq = pair(rng, (B, H, L, E))
+    k, tk = pair(rng, (B, H, S, E))
+    v, tv = pair(rng, (B, H, S, 8))
+    eye = attnkit.from_numpy(np.broadcast_to(np.eye(S, dtype=np.float32), (B, H, S, S)).copy())
+    attnkit.manual_seed(11)
+    with attnkit.no_grad():
+        revealed = to_numpy(F.scaled_dot_product_attention(q, k, eye, dropout_p=p, is_causal=causal))
+    attnkit.manual_seed(11)
+    ours = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=causal)
+    weights = torch.softmax(tq @ tk.transpose(-2, -1) / math.sqrt(E) +
+                            (torch.full((L, S), float("-inf")).triu(1) if causal else 0), -1)
+    keep = torch.from_numpy(revealed != 0)
+    theirs = (weights * keep / (1 - p)) @ tv
+    visible = np.tril(np.ones((L, S), dtype=bool)) if causal else np.ones((L, S), dtype=bool)
+    assert abs(keep.numpy()[..., visible].mean() - (1 - p)) < 0.02
+    assert_close(ours, theirs, ATTENTION, f"dropout forward ({path})")
+    backward_both(ours, theirs, rng)
+    for name, a, b in (("q", q, tq), ("k", k, tk), ("v", v, tv)):
+        assert_close(a.grad, b.grad, ATTENTION_GRAD, f"dropout d{name} ({path})")
+
+
 def test_sdpa_errors_name_the_op():
     q = attnkit.randn(1, 2, 3, 4)
     with pytest.raises(ValueError, match="scaled_dot_product_attention"):

@@ -9,7 +9,15 @@
 // is aligned top-left, as PyTorch's); it cannot be combined with attn_mask.
 // enable_gqa: Hkv may divide Hq; each group of Hq/Hkv query heads shares one
 // key/value head (grouped-query attention). dropout_p > 0 drops attention
-// weights (scaled by 1/(1-p)) with the counter-based generator.
+// weights (kept ones scaled by 1/(1-p)); whether entry (problem, i, j) is
+// dropped is a pure function of the generator's seed and position (Philox),
+// the same on the fused and the composed path, and the fused backward
+// regenerates it instead of storing an L x S mask.
+//
+// Paths: fp32 inputs of rank >= 3 run on the fused FlashAttention-2 kernels,
+// forward and backward, in O(N·d) memory; other calls (fp64, 2-D inputs, an
+// attn_mask that requires grad, return_weights) run composed from ops. The
+// environment variable ATTNKIT_SDPA=reference|fused forces one.
 //
 // Unlike PyTorch, a query row whose every key is masked gives zeros, not NaN.
 // Extras PyTorch lacks: the attention weights (after masking, before dropout)
