@@ -5,6 +5,7 @@
 #include <nanobind/stl/function.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
 
 #include "bindings.h"
 
@@ -44,7 +45,8 @@ nb::tuple attention_op(const Tensor& query, const Tensor& key, const Tensor* val
 
 nb::object sdpa_op(const Tensor& query, const Tensor& key, const Tensor& value, const Tensor* attn_mask,
                    double dropout_p, bool is_causal, std::optional<double> scale, bool enable_gqa,
-                   bool return_weights, bool return_lse, Generator* generator) {
+                   bool return_weights, std::optional<std::vector<int64_t>> weights_heads, bool return_lse,
+                   Generator* generator) {
   functional::SdpaOptions options;
   options.attn_mask = attn_mask ? *attn_mask : Tensor();
   options.dropout_p = dropout_p;
@@ -52,6 +54,7 @@ nb::object sdpa_op(const Tensor& query, const Tensor& key, const Tensor& value, 
   options.scale = scale;
   options.enable_gqa = enable_gqa;
   options.return_weights = return_weights;
+  if (weights_heads) options.weights_heads = *weights_heads;
   options.return_lse = return_lse;
   options.generator = generator;
   functional::SdpaOutput out;
@@ -119,9 +122,12 @@ void bind_attention(nb::module_& m) {
         "one-hot. The noise is rand(logits.shape) from the generator.");
   m.def("scaled_dot_product_attention", &sdpa_op, "query"_a, "key"_a, "value"_a, "attn_mask"_a = nb::none(),
         "dropout_p"_a = 0.0, "is_causal"_a = false, "scale"_a = nb::none(), "enable_gqa"_a = false,
-        "return_weights"_a = false, "return_lse"_a = false, "generator"_a = nb::none(),
+        "return_weights"_a = false, "weights_heads"_a = nb::none(), "return_lse"_a = false,
+        "generator"_a = nb::none(),
         "torch.nn.functional.scaled_dot_product_attention; with return_weights / return_lse also "
-        "returns the attention weights (..., L, S) and the row log-sum-exp (..., L), in that order. "
+        "returns the attention weights (..., H, L, S) and the row log-sum-exp (..., L), in that order. "
+        "weights_heads=[h, ...] limits the weights to those heads (..., len(heads), L, S); without "
+        "gradients they are recomputed from the log-sum-exp of the fused kernel. "
         "A query whose every key is masked gives zeros, not NaN.");
 }
 

@@ -13,6 +13,7 @@
 #include "attnkit/functional/attention.h"
 #include "attnkit/ops/compare.h"
 #include "attnkit/ops/elementwise.h"
+#include "attnkit/ops/join.h"
 #include "attnkit/ops/matmul.h"
 #include "attnkit/ops/reduce.h"
 #include "functional/sdpa_fused.h"
@@ -103,19 +104,35 @@ SdpaOutput scaled_dot_product_attention(const Tensor& query, const Tensor& key, 
 
   const int64_t queries = query.size(-2), keys = key.size(-2);
   const double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(query.size(-1))));
+  const std::vector<int64_t>& heads = options.weights_heads;
+  if (!heads.empty()) {
+    AK_CHECK(options.return_weights, kOp, ": weights_heads needs return_weights");
+    AK_CHECK(query.dim() >= 3, kOp, ": weights_heads needs a heads dim (-3) in query, got shape ",
+             shape_str(query.shape()));
+    for (int64_t h : heads) {
+      AK_CHECK(h >= 0 && h < query.size(-3), kOp, ": weights_heads entry ", h, " is out of range for ",
+               query.size(-3), " heads");
+    }
+  }
   const SdpaPath path = forced_path();
-  const bool fused_wanted = path != SdpaPath::Reference;
-  if (fused_wanted && !options.return_weights) {
+  // Weights that must carry a gradient come from the composed path.
+  const bool fused_wanted =
+      path != SdpaPath::Reference && !(options.return_weights && autograd::needs_grad({&query, &key, &value}));
+  if (fused_wanted) {
     detail::FusedSdpaCall call;
     call.mask = options.attn_mask;
     call.causal = options.is_causal;
     call.scale = scale;
     call.gqa = options.enable_gqa && query.dim() >= 3;
-    call.want_lse = options.return_lse;
+    call.want_lse = options.return_lse || options.return_weights;
     call.dropout_p = options.dropout_p;
     call.generator = options.generator;
     SdpaOutput fused;
-    if (detail::fused_attention(query, key, value, call, fused)) return fused;
+    if (detail::fused_attention(query, key, value, call, fused)) {
+      if (options.return_weights) fused.weights = detail::fused_attention_weights(query, key, call, fused.lse, heads);
+      if (!options.return_lse) fused.lse = Tensor();
+      return fused;
+    }
   }
   Tensor scores = mul(matmul(query, k.transpose(-2, -1)), scale);  // (..., L, S)
 
@@ -146,7 +163,14 @@ SdpaOutput scaled_dot_product_attention(const Tensor& query, const Tensor& key, 
   }
   SdpaOutput out;
   out.output = matmul(attended, v);  // (..., L, Ev)
-  if (options.return_weights) out.weights = weights;
+  if (options.return_weights) {
+    out.weights = weights;
+    if (!heads.empty()) {
+      std::vector<Tensor> chosen;
+      for (int64_t h : heads) chosen.push_back(weights.select(-3, h));
+      out.weights = stack(chosen, -3);
+    }
+  }
   if (options.return_lse) {
     Tensor masked = scores;
     if (bool_mask.defined()) {

@@ -126,6 +126,44 @@ Tensor attention_dropout_factors(const kernels::AttentionDropout& dropout, const
   return factors;
 }
 
+Tensor fused_attention_weights(const Tensor& query, const Tensor& key, const FusedSdpaCall& call,
+                               const Tensor& lse, const std::vector<int64_t>& heads) {
+  Operands ops;
+  ops.batch.assign(query.shape().begin(), query.shape().end() - 2);
+  ops.q = unit_column_stride(query.detach());
+  ops.k = as_query_problems(key.detach(), ops.batch, query.size(-3), call.gqa);
+  ops.v = ops.k;  // unused
+  ops.q_off = matrix_offsets(ops.q);
+  ops.k_off = matrix_offsets(ops.k);
+  ops.v_off = ops.k_off;
+  ops.problems = static_cast<int64_t>(ops.q_off.size());
+  const int64_t queries = query.size(-2), keys = key.size(-2), query_heads = query.size(-3);
+  if (call.mask.defined()) {
+    Shape target = ops.batch;
+    target.insert(target.end(), {queries, keys});
+    ops.mask = call.mask.detach().expand(target);
+    ops.mask_off = matrix_offsets(ops.mask);
+  }
+  std::vector<int64_t> chosen = heads;
+  if (chosen.empty()) {
+    for (int64_t h = 0; h < query_heads; ++h) chosen.push_back(h);
+  }
+  // Problem b is head b % H of batch entry b / H.
+  std::vector<int64_t> problems;
+  for (int64_t outer = 0; outer < ops.problems / query_heads; ++outer) {
+    for (int64_t h : chosen) problems.push_back(outer * query_heads + h);
+  }
+  Shape shape(ops.batch.begin(), ops.batch.end() - 1);
+  shape.insert(shape.end(), {static_cast<int64_t>(chosen.size()), queries, keys});
+  Tensor weights = empty(shape, kFloat32);
+  Tensor lse_contiguous = lse.contiguous();
+  kernels::FlashAttentionParams p = ops.params(call);
+  p.lse = const_cast<float*>(lse_contiguous.data<float>());
+  kernels::attention_weights_from_lse(p, problems.data(), static_cast<int64_t>(problems.size()),
+                                      weights.data<float>());
+  return weights;
+}
+
 bool fused_attention(const Tensor& query, const Tensor& key, const Tensor& value, const FusedSdpaCall& call,
                      SdpaOutput& out) {
   for (const Tensor* t : {&query, &key, &value}) {

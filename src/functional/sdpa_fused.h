@@ -22,6 +22,12 @@ struct FusedSdpaCall {
   Generator* generator = nullptr;  // for dropout; the default generator if null
 };
 
+// The weights of heads `heads` (dim -3 of query; every head if empty) from
+// the lse of a fused forward of the same call, without gradient:
+// (..., len(heads), L, S).
+Tensor fused_attention_weights(const Tensor& query, const Tensor& key, const FusedSdpaCall& call,
+                               const Tensor& lse, const std::vector<int64_t>& heads);
+
 // Reserves one call's dropout stream from the generator (kernels/flash_attention.h).
 kernels::AttentionDropout reserve_attention_dropout(double p, int64_t problems, int64_t queries, int64_t keys,
                                                     Generator* generator);

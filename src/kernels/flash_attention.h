@@ -75,6 +75,13 @@ struct FlashAttentionGrads {
 
 void flash_attention_backward(const FlashAttentionParams& params, const FlashAttentionGrads& grads);
 
+// The attention weights of chosen problems, recomputed from the forward's
+// lse (so no max or sum pass): P = exp(scale·q·k + mask - lse), 0 where a
+// key takes no part or the row saw nothing; dropout is not applied.
+// weights: (count, L, S) contiguous, problem problems[c] in slot c.
+void attention_weights_from_lse(const FlashAttentionParams& params, const int64_t* problems, int64_t count,
+                                float* weights);
+
 // The oracles: one query row at a time, every score kept, sums in double.
 void attention_forward_reference(const FlashAttentionParams& params);
 void attention_backward_reference(const FlashAttentionParams& params, const FlashAttentionGrads& grads);

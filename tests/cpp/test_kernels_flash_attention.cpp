@@ -259,6 +259,56 @@ TEST(FlashAttentionKernel, FullyMaskedRowsGiveZerosAndMinusInfinityLse) {
   }
 }
 
+// The weights recomputed from the lse equal the reference forward's output
+// with V = I (then out = the weights), for chosen problems, with masks.
+TEST(FlashAttentionKernel, WeightsFromLseMatchReference) {
+  const int64_t problems = 3, L = 53, S = 140, E = 24;
+  std::mt19937 rng(9);
+  std::vector<float> q = normal(problems * L * E, rng), k = normal(problems * S * E, rng);
+  std::vector<float> identity(S * S, 0.0f);
+  for (int64_t j = 0; j < S; ++j) identity[j * S + j] = 1.0f;
+  std::vector<char> mask(L * S);
+  std::bernoulli_distribution keep(0.6);
+  for (char& m : mask) m = keep(rng);
+  for (int64_t j = 0; j < S; ++j) mask[5 * S + j] = 0;  // row 5 sees nothing
+  std::vector<int64_t> q_off, k_off, v_off, out_off;
+  for (int64_t b = 0; b < problems; ++b) {
+    q_off.push_back(b * L * E); k_off.push_back(b * S * E); v_off.push_back(0); out_off.push_back(b * L * S);
+  }
+  int64_t zero = 0;
+  std::vector<int64_t> mask_off(problems, zero);
+  for (bool causal : {false, true}) {
+    FlashAttentionParams p;
+    p.batch_heads = problems; p.queries = L; p.keys = S; p.head_dim = E; p.value_dim = S;
+    p.q = q.data(); p.k = k.data(); p.v = identity.data();
+    p.q_offsets = q_off.data(); p.k_offsets = k_off.data(); p.v_offsets = v_off.data(); p.out_offsets = out_off.data();
+    p.q_row_stride = E; p.k_row_stride = E; p.v_row_stride = S; p.out_row_stride = S;
+    p.scale = 0.3f;
+    p.causal = causal;
+    p.causal_offset = 40;
+    if (!causal) {
+      p.bool_mask = reinterpret_cast<const bool*>(mask.data());
+      p.mask_offsets = mask_off.data(); p.mask_row_stride = S; p.mask_col_stride = 1;
+    }
+    std::vector<float> expected(problems * L * S), lse(problems * L);
+    p.out = expected.data(); p.lse = lse.data();
+    attention_forward_reference(p);
+    for (Isa isa : {Isa::Avx2, Isa::Scalar}) {
+      if (isa == Isa::Avx2 && !cpu_has_avx2()) continue;
+      IsaScope scope(isa);
+      const std::vector<int64_t> chosen{2, 0};
+      std::vector<float> weights(chosen.size() * L * S, -1.0f);
+      attention_weights_from_lse(p, chosen.data(), 2, weights.data());
+      for (size_t c = 0; c < chosen.size(); ++c) {
+        for (int64_t x = 0; x < L * S; ++x) {
+          ASSERT_NEAR(weights[c * L * S + x], expected[chosen[c] * L * S + x], 1e-6)
+              << "causal=" << causal << " isa=" << isa_name(isa) << " slot " << c << " at " << x;
+        }
+      }
+    }
+  }
+}
+
 TEST(AttentionTiles, VectorKernelsMatchScalar) {
   if (!cpu_has_avx2()) GTEST_SKIP() << "no AVX2 on this CPU: the scalar path is the only one";
   IsaScope scope(Isa::Avx2);

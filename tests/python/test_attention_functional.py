@@ -393,6 +393,67 @@ def test_fused_gqa_and_broadcast_gradients(rng, fused_path):
             assert_close(a.grad, b.grad, ATTENTION_GRAD, f"d{name} gqa={gqa}")
 
 
+@pytest.mark.parametrize("mask_kind", ["none", "causal", "bool", "float"])
+@pytest.mark.parametrize("heads", [None, [2], [0, 3]])
+def test_weights_of_chosen_heads_from_the_lse(mask_kind, heads, rng):
+    """Inference with return_weights stays on the fused kernel: weights of the chosen heads
+    are recomputed from its log-sum-exp; they equal torch's softmax, and the output is
+    unchanged by asking for them."""
+    B, H, L, S, E = 2, 4, 70, 150, 32
+    q, k, v = normal(rng, (B, H, L, E)), normal(rng, (B, 2, S, E)), normal(rng, (B, 2, S, 16))
+    tq, tk = torch.from_numpy(q), torch.from_numpy(k).repeat_interleave(2, 1)
+    scores = tq @ tk.transpose(-2, -1) / math.sqrt(E)
+    kwargs = {"enable_gqa": True}
+    if mask_kind == "causal":
+        kwargs["is_causal"] = True
+        scores = scores.masked_fill(~torch.ones(L, S, dtype=torch.bool).tril(), float("-inf"))
+    elif mask_kind == "bool":
+        mask = rng.random((L, S)) < 0.6
+        mask[:, 0] = True
+        kwargs["attn_mask"] = attnkit.from_numpy(mask)
+        scores = scores.masked_fill(~torch.from_numpy(mask), float("-inf"))
+    elif mask_kind == "float":
+        mask = normal(rng, (H, L, S))
+        kwargs["attn_mask"] = to_attnkit(mask)
+        scores = scores + torch.from_numpy(mask)
+    with attnkit.no_grad():
+        plain = F.scaled_dot_product_attention(to_attnkit(q), to_attnkit(k), to_attnkit(v), **kwargs)
+        out, weights = F.scaled_dot_product_attention(to_attnkit(q), to_attnkit(k), to_attnkit(v),
+                                                      return_weights=True, weights_heads=heads, **kwargs)
+    np.testing.assert_array_equal(to_numpy(out), to_numpy(plain))
+    expected = torch.softmax(scores, -1)
+    if heads is not None:
+        expected = expected[:, heads]
+    assert tuple(weights.shape) == tuple(expected.shape)
+    assert_close(weights, expected, ATTENTION, f"weights ({mask_kind}, heads={heads})")
+
+
+def test_weights_with_gradients_take_the_composed_path(rng):
+    """Weights asked for while training carry gradients (through the composed path)."""
+    q, tq = pair(rng, (2, 3, 6, 8))
+    k, tk = pair(rng, (2, 3, 9, 8))
+    v, tv = pair(rng, (2, 3, 9, 4))
+    out, weights = F.scaled_dot_product_attention(q, k, v, return_weights=True, weights_heads=[1])
+    expected = torch.softmax(tq @ tk.transpose(-2, -1) / math.sqrt(8), -1)
+    theirs = expected @ tv
+    assert_close(weights, expected[:, [1]], ATTENTION, "weights")
+    upstream = normal(rng, (2, 1, 6, 9))
+    ((out * to_attnkit(normal(np.random.default_rng(1), (2, 3, 6, 4)))).sum() +
+     (weights * to_attnkit(upstream)).sum()).backward()
+    ((theirs * torch.from_numpy(normal(np.random.default_rng(1), (2, 3, 6, 4)))).sum() +
+     (expected[:, [1]] * torch.from_numpy(upstream)).sum()).backward()
+    for name, a, b in (("q", q, tq), ("k", k, tk), ("v", v, tv)):
+        assert_close(a.grad, b.grad, ATTENTION_GRAD, f"d{name} through output and weights")
+
+
+def test_weights_heads_errors(rng):
+    q = attnkit.randn(1, 2, 3, 4)
+    with pytest.raises(ValueError, match="weights_heads entry 2 is out of range for 2 heads"):
+        F.scaled_dot_product_attention(q, q, q, return_weights=True, weights_heads=[2])
+    with pytest.raises(ValueError, match="weights_heads needs return_weights"):
+        F.scaled_dot_product_attention(q, q, q, weights_heads=[0])
+
+
 def test_fused_inference_gqa_and_dead_rows(rng, fused_path):
     q, k, v = normal(rng, (2, 6, 70, 32)), normal(rng, (2, 2, 150, 32)), normal(rng, (2, 2, 150, 8))
     with attnkit.no_grad():

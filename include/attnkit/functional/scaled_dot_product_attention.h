@@ -22,9 +22,14 @@
 // Unlike PyTorch, a query row whose every key is masked gives zeros, not NaN.
 // Extras PyTorch lacks: the attention weights (after masking, before dropout)
 // and the log-sum-exp of each row's scaled, masked scores (-inf for a fully
-// masked row), on request.
+// masked row), on request. Weights can be limited to some heads (dim -3),
+// e.g. the ones a visualisation shows; on the fused path they are recomputed
+// from the saved log-sum-exp, so asking for them costs one L x S pass for the
+// chosen heads, not the slow path. Weights are differentiable only on the
+// composed path, which a call needing both weights and gradients takes.
 
 #include <optional>
+#include <vector>
 
 #include "attnkit/core/rng.h"
 #include "attnkit/core/tensor.h"
@@ -38,13 +43,14 @@ struct SdpaOptions {
   std::optional<double> scale;       // default 1/√E
   bool enable_gqa = false;
   bool return_weights = false;
+  std::vector<int64_t> weights_heads;  // with return_weights: heads (dim -3) to return; empty = all
   bool return_lse = false;
   Generator* generator = nullptr;    // for dropout; default generator if null
 };
 
 struct SdpaOutput {
   Tensor output;   // (..., Hq, L, Ev)
-  Tensor weights;  // (..., Hq, L, S) if return_weights
+  Tensor weights;  // (..., Hq, L, S) if return_weights; (..., len(weights_heads), L, S) if chosen
   Tensor lse;      // (..., Hq, L) if return_lse
 };
 
