@@ -26,5 +26,6 @@ void bind_reduce(nb::module_& m, TensorClass& cls);        // reduce_bindings.cp
 void bind_nn_ops(nb::module_& m, TensorClass& cls);        // nn_ops_bindings.cpp
 void bind_autograd(nb::module_& m, TensorClass& cls);      // autograd_bindings.cpp
 void bind_attention(nb::module_& m);                       // attention_bindings.cpp
+void bind_nn(nb::module_& m);                              // nn_bindings.cpp
 
 }  // namespace attnkit::python

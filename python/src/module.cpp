@@ -35,5 +35,6 @@ NB_MODULE(_C, m) {
   bind_reduce(m, cls);
   bind_nn_ops(m, cls);
   bind_attention(m);
+  bind_nn(m);
   bind_threading(m);
 }

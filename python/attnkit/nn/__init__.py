@@ -1,0 +1,42 @@
+"""attnkit.nn: modules with parameters, as torch.nn.
+
+>>> import attnkit.nn as nn
+>>> mha = nn.MultiheadAttention(embed_dim=64, num_heads=8, batch_first=True)
+>>> out, weights = mha(x, x, x, need_weights=True)
+>>> mha.load_state_dict(torch_mha.state_dict())   # PyTorch weights load unchanged
+
+Subclass :class:`Module` to build models: child modules and :func:`Parameter`
+tensors assigned as attributes are registered, so ``parameters()``,
+``state_dict()`` and ``train()``/``eval()`` reach them.
+"""
+
+from .._C import Tensor as _Tensor
+from .._C.nn import (
+    AdditiveAttention,
+    BilinearAttention,
+    HardAttention,
+    Linear,
+    Module,
+    MultiheadAttention,
+    ScoreAttention,
+)
+
+
+def Parameter(data: _Tensor, requires_grad: bool = True) -> _Tensor:  # noqa: N802 (torch's name)
+    """A leaf copy-free alias of ``data`` that requires grad: assigned to a Module
+    attribute it is registered as a parameter (as ``torch.nn.Parameter``)."""
+    leaf = data.detach()
+    leaf.requires_grad = requires_grad
+    return leaf
+
+
+__all__ = [
+    "AdditiveAttention",
+    "BilinearAttention",
+    "HardAttention",
+    "Linear",
+    "Module",
+    "MultiheadAttention",
+    "Parameter",
+    "ScoreAttention",
+]
