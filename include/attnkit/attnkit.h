@@ -13,6 +13,7 @@
 #include "attnkit/functional/scores.h"
 #include "attnkit/nn/hard_attention.h"
 #include "attnkit/nn/init.h"
+#include "attnkit/nn/kv_cache.h"
 #include "attnkit/nn/linear.h"
 #include "attnkit/nn/module.h"
 #include "attnkit/nn/multihead_attention.h"

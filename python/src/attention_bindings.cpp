@@ -46,11 +46,12 @@ nb::tuple attention_op(const Tensor& query, const Tensor& key, const Tensor* val
 nb::object sdpa_op(const Tensor& query, const Tensor& key, const Tensor& value, const Tensor* attn_mask,
                    double dropout_p, bool is_causal, std::optional<double> scale, bool enable_gqa,
                    bool return_weights, std::optional<std::vector<int64_t>> weights_heads, bool return_lse,
-                   Generator* generator) {
+                   Generator* generator, bool causal_lower_right) {
   functional::SdpaOptions options;
   options.attn_mask = attn_mask ? *attn_mask : Tensor();
   options.dropout_p = dropout_p;
   options.is_causal = is_causal;
+  options.causal_lower_right = causal_lower_right;
   options.scale = scale;
   options.enable_gqa = enable_gqa;
   options.return_weights = return_weights;
@@ -123,8 +124,9 @@ void bind_attention(nb::module_& m) {
   m.def("scaled_dot_product_attention", &sdpa_op, "query"_a, "key"_a, "value"_a, "attn_mask"_a = nb::none(),
         "dropout_p"_a = 0.0, "is_causal"_a = false, "scale"_a = nb::none(), "enable_gqa"_a = false,
         "return_weights"_a = false, "weights_heads"_a = nb::none(), "return_lse"_a = false,
-        "generator"_a = nb::none(),
-        "torch.nn.functional.scaled_dot_product_attention; with return_weights / return_lse also "
+        "generator"_a = nb::none(), "causal_lower_right"_a = false,
+        "torch.nn.functional.scaled_dot_product_attention; causal_lower_right=True aligns the causal "
+        "mask bottom-right (query i sees keys j <= i + S - L, for decoding); with return_weights / return_lse also "
         "returns the attention weights (..., H, L, S) and the row log-sum-exp (..., L), in that order. "
         "weights_heads=[h, ...] limits the weights to those heads (..., len(heads), L, S); without "
         "gradients they are recomputed from the log-sum-exp of the fused kernel. "

@@ -283,6 +283,53 @@ void bind_score_attention(nb::module_& m) {
       .def_prop_ro("score_fn", [](const nn::HardAttention& a) { return a.score_fn; });
 }
 
+void bind_kv_cache(nb::module_& m) {
+  nb::class_<nn::KVCache>(
+      m, "KVCache",
+      "Keys and values of the steps decoded so far, in storage allocated once for `capacity` steps "
+      "(appending never reallocates). attend() attends new queries to everything cached with the "
+      "causal mask aligned to the end, equal to one pass over the whole sequence.")
+      .def("__init__",
+           [](nn::KVCache* self, int64_t batch, int64_t kv_heads, int64_t capacity, int64_t head_dim,
+              std::optional<int64_t> value_dim) {
+             new (self) nn::KVCache(batch, kv_heads, capacity, head_dim, value_dim.value_or(0));
+           },
+           "batch"_a, "kv_heads"_a, "capacity"_a, "head_dim"_a, "value_dim"_a = nb::none())
+      .def("append", &nn::KVCache::append, "key"_a, "value"_a,
+           "Appends T steps: key (B, Hkv, T, E), value (B, Hkv, T, Ev).")
+      .def("attend",
+           [](const nn::KVCache& self, const Tensor& query, bool is_causal, std::optional<double> scale,
+              std::optional<Tensor> attn_mask, bool return_weights, bool return_lse) -> nb::object {
+             functional::SdpaOptions o;
+             o.is_causal = is_causal;
+             o.scale = scale;
+             if (attn_mask) o.attn_mask = *attn_mask;
+             o.return_weights = return_weights;
+             o.return_lse = return_lse;
+             functional::SdpaOutput out;
+             {
+               nb::gil_scoped_release release;
+               out = self.attend(query, o);
+             }
+             if (!return_weights && !return_lse) return nb::cast(out.output);
+             nb::list parts;
+             parts.append(out.output);
+             if (return_weights) parts.append(out.weights);
+             if (return_lse) parts.append(out.lse);
+             return nb::tuple(parts);
+           },
+           "query"_a, "is_causal"_a = true, "scale"_a = nb::none(), "attn_mask"_a = nb::none(),
+           "return_weights"_a = false, "return_lse"_a = false,
+           "query (B, Hq, T, E), the last T positions -> (B, Hq, T, Ev); Hq may be a multiple of Hkv.")
+      .def("keys", &nn::KVCache::keys, "(B, Hkv, length, E), a view of the storage")
+      .def("values", &nn::KVCache::values, "(B, Hkv, length, Ev), a view of the storage")
+      .def("clear", &nn::KVCache::clear)
+      .def("truncate", &nn::KVCache::truncate, "length"_a)
+      .def_prop_ro("length", &nn::KVCache::length)
+      .def_prop_ro("capacity", &nn::KVCache::capacity)
+      .def("__len__", &nn::KVCache::length);
+}
+
 }  // namespace
 
 void bind_nn(nb::module_& m) {
@@ -290,6 +337,7 @@ void bind_nn(nb::module_& m) {
   bind_module(nn);
   bind_layers(nn);
   bind_score_attention(nn);
+  bind_kv_cache(nn);
 }
 
 }  // namespace attnkit::python

@@ -24,10 +24,12 @@ namespace {
 
 constexpr const char* kOp = "scaled_dot_product_attention";
 
-// (L, S) bool: query i may attend key j when j <= i (top-left aligned).
-Tensor causal_mask(int64_t queries, int64_t keys) {
-  Tensor rows = arange(static_cast<double>(queries)).unsqueeze(1);  // (L, 1)
-  Tensor cols = arange(static_cast<double>(keys)).unsqueeze(0);     // (1, S)
+// (L, S) bool: query i may attend key j when j <= i + offset (offset 0:
+// top-left aligned, S - L: bottom-right).
+Tensor causal_mask(int64_t queries, int64_t keys, int64_t offset) {
+  // float32 counts are exact up to 2^24 positions
+  Tensor rows = add(arange(static_cast<double>(queries), kFloat32), static_cast<double>(offset)).unsqueeze(1);
+  Tensor cols = arange(static_cast<double>(keys), kFloat32).unsqueeze(0);
   return le(cols, rows);
 }
 
@@ -114,6 +116,7 @@ SdpaOutput scaled_dot_product_attention(const Tensor& query, const Tensor& key, 
                query.size(-3), " heads");
     }
   }
+  const int64_t causal_offset = options.causal_lower_right ? keys - queries : 0;
   const SdpaPath path = forced_path();
   // Weights that must carry a gradient come from the composed path.
   const bool fused_wanted =
@@ -122,6 +125,7 @@ SdpaOutput scaled_dot_product_attention(const Tensor& query, const Tensor& key, 
     detail::FusedSdpaCall call;
     call.mask = options.attn_mask;
     call.causal = options.is_causal;
+    call.causal_offset = causal_offset;
     call.scale = scale;
     call.gqa = options.enable_gqa && query.dim() >= 3;
     call.want_lse = options.return_lse || options.return_weights;
@@ -138,7 +142,7 @@ SdpaOutput scaled_dot_product_attention(const Tensor& query, const Tensor& key, 
 
   Tensor bool_mask;
   if (options.is_causal) {
-    bool_mask = causal_mask(queries, keys);
+    bool_mask = causal_mask(queries, keys, causal_offset);
   } else if (options.attn_mask.defined()) {
     const Tensor& m = options.attn_mask;
     Shape target = broadcast_shapes(scores.shape(), m.shape(), kOp);

@@ -142,3 +142,28 @@ TEST(ScoreAttentionModules, GradcheckThroughTheParameters) {
 
 }  // namespace
 }  // namespace attnkit::testing
+
+namespace attnkit::testing {
+namespace {
+
+TEST(KVCache, StepByStepEqualsOnePassWithoutReallocating) {
+  const int64_t B = 1, H = 2, N = 9, E = 8;
+  Tensor q = randn_tensor({B, H, N, E}, 30), k = randn_tensor({B, H, N, E}, 31), v = randn_tensor({B, H, N, E}, 32);
+  functional::SdpaOptions causal;
+  causal.is_causal = true;
+  Tensor full = functional::scaled_dot_product_attention(q, k, v, causal).output;
+  nn::KVCache cache(B, H, 16, E);
+  const void* storage = cache.keys().data_ptr();
+  std::vector<Tensor> steps;
+  for (int64_t t = 0; t < N; ++t) {
+    cache.append(k.narrow(2, t, 1), v.narrow(2, t, 1));
+    steps.push_back(cache.attend(q.narrow(2, t, 1)).output);
+    EXPECT_EQ(cache.keys().data_ptr(), storage);
+  }
+  EXPECT_TRUE(all_close(cat(steps, 2), full, 1e-5, 2e-6));
+  EXPECT_TRUE(throws_error_naming([&] { cache.append(randn_tensor({B, H, 8, E}, 33), randn_tensor({B, H, 8, E}, 34)); },
+                                  "KVCache.append: 8 more steps exceed the capacity: 9 cached of 16"));
+}
+
+}  // namespace
+}  // namespace attnkit::testing

@@ -312,3 +312,56 @@ def test_linear_matches_torch(rng):
     t_out.sum().backward()
     assert_close(ours.weight.grad, theirs.weight.grad, MHA_GRAD, "dweight")
     assert_close(x.grad, tx.grad, MHA_GRAD, "dx")
+
+
+# ------------------------------------------------------------ KV cache
+
+@pytest.mark.parametrize("chunks", [[1] * 23, [5, 1, 1, 9, 7], [23]])
+@pytest.mark.parametrize("kv_heads", [4, 2])
+def test_kv_cache_decoding_equals_full_recomputation(chunks, kv_heads, rng):
+    """Appending steps (one at a time or several) and attending each new chunk of queries to the
+    cache gives torch's causal attention over the whole sequence; the storage never moves."""
+    B, H, N, E = 2, 4, sum(chunks), 16
+    q, k, v = normal(rng, (B, H, N, E)), normal(rng, (B, kv_heads, N, E)), normal(rng, (B, kv_heads, N, 8))
+    expected = torch.nn.functional.scaled_dot_product_attention(
+        torch.from_numpy(q), torch.from_numpy(k), torch.from_numpy(v), is_causal=True, enable_gqa=True)
+    cache = nn.KVCache(B, kv_heads, capacity=32, head_dim=E, value_dim=8)
+    storage = cache.keys().data_ptr() if hasattr(cache.keys(), "data_ptr") else None
+    outputs, start = [], 0
+    for size in chunks:
+        sl = slice(start, start + size)
+        cache.append(to_attnkit(k[:, :, sl]), to_attnkit(v[:, :, sl]))
+        outputs.append(to_numpy(cache.attend(to_attnkit(q[:, :, sl]))))
+        start += size
+        if storage is not None:
+            assert cache.keys().data_ptr() == storage
+    assert cache.length == N
+    assert_close(np.concatenate(outputs, axis=2), expected, Tol(1e-5, 2e-6), "incremental decoding")
+
+
+def test_kv_cache_bounds_and_shapes_are_checked(rng):
+    cache = nn.KVCache(1, 2, capacity=4, head_dim=8)
+    step = to_attnkit(normal(rng, (1, 2, 3, 8)))
+    cache.append(step, step)
+    with pytest.raises(ValueError, match=r"KVCache.append: 3 more steps exceed the capacity: 3 cached of 4"):
+        cache.append(step, step)
+    with pytest.raises(ValueError, match=r"KVCache.append: key must be \(1, 2, T, 8\), got \(1, 3, 1, 8\)"):
+        cache.append(to_attnkit(normal(rng, (1, 3, 1, 8))), step)
+    with pytest.raises(ValueError, match="4 queries need at least as many cached steps, 3 cached"):
+        cache.attend(to_attnkit(normal(rng, (1, 2, 4, 8))))
+    cache.truncate(1)
+    assert cache.length == 1 and tuple(cache.keys().shape) == (1, 2, 1, 8)
+    cache.clear()
+    assert len(cache) == 0
+
+
+@pytest.mark.parametrize("path", ["fused", "reference"])
+def test_causal_lower_right_matches_torch_bias(path, rng, monkeypatch):
+    from torch.nn.attention.bias import causal_lower_right
+    monkeypatch.setenv("ATTNKIT_SDPA", path)
+    q, k, v = normal(rng, (1, 2, 5, 8)), normal(rng, (1, 2, 9, 8)), normal(rng, (1, 2, 9, 8))
+    ours = attnkit.functional.scaled_dot_product_attention(to_attnkit(q), to_attnkit(k), to_attnkit(v),
+                                                           is_causal=True, causal_lower_right=True)
+    tq, tk, tv = (torch.from_numpy(a) for a in (q, k, v))
+    theirs = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=causal_lower_right(5, 9))
+    assert_close(ours, theirs, Tol(1e-5, 2e-6), "lower-right causal")

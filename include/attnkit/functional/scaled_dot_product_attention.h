@@ -40,6 +40,11 @@ struct SdpaOptions {
   Tensor attn_mask;                  // undefined = none
   double dropout_p = 0.0;
   bool is_causal = false;
+  // With is_causal: align the mask bottom-right, query i seeing keys
+  // j <= i + S - L (torch.nn.attention.bias.causal_lower_right): the last L
+  // positions of a sequence whose keys are all present, as in decoding with
+  // a KV cache.
+  bool causal_lower_right = false;
   std::optional<double> scale;       // default 1/√E
   bool enable_gqa = false;
   bool return_weights = false;
