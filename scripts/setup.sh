@@ -4,8 +4,10 @@
 #   setup_venv FILE        .venv with the pip requirements in FILE
 
 ATTNKIT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# libsimde-dev: SIMDe's portable AVX-512 intrinsics, so the AVX-512 kernels are
+# tested on CPUs without AVX-512 (tests/cpp/test_kernels_avx512_emulated.cpp).
 DEBIAN_PACKAGES=(g++ python3 python3-venv python3-dev libdnnl-dev libgtest-dev nlohmann-json3-dev
-                 libcli11-dev libstb-dev)
+                 libcli11-dev libstb-dev libsimde-dev)
 
 setup_system() {
   local missing=()

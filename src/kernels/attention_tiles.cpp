@@ -1,3 +1,9 @@
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_ps() as the unused
+// merge operand and then warn that it may be uninitialized (GCC bug 105593):
+// a false positive in its own headers, silenced for this file.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 #include "kernels/attention_tiles.h"
 
 #include <algorithm>
@@ -15,7 +21,7 @@ namespace {
 
 void tile_scalar(int rows, int64_t depth, const float* a, int64_t a_row_stride, int64_t a_col_stride,
                  const float* panel, float* c, int64_t ldc, bool accumulate) {
-  float sum[kTileRows][kTileCols] = {};
+  float sum[kMaxTileRows][kTileCols] = {};
   for (int64_t p = 0; p < depth; ++p) {
     for (int r = 0; r < rows; ++r) {
       const float x = a[r * a_row_stride + p * a_col_stride];
@@ -153,9 +159,17 @@ AK_AVX2 void softmax_grad_avx2(const float* p, float* ds, int64_t n, float dot) 
 
 #undef AK_AVX2
 
-const AttentionTileKernels kScalar{tile_scalar, row_max_scalar, exp2_shifted_sum_scalar, scale_scalar,
+// ---- AVX-512 ----
+
+#define AK_AVX512 __attribute__((target("avx512f")))
+#include "kernels/attention_tiles_avx512.inc"
+#undef AK_AVX512
+
+const AttentionTileKernels kScalar{6, tile_scalar, row_max_scalar, exp2_shifted_sum_scalar, scale_scalar,
                                    softmax_grad_scalar};
-const AttentionTileKernels kAvx2{tile_avx2, row_max_avx2, exp2_shifted_sum_avx2, scale_avx2, softmax_grad_avx2};
+const AttentionTileKernels kAvx2{6, tile_avx2, row_max_avx2, exp2_shifted_sum_avx2, scale_avx2, softmax_grad_avx2};
+const AttentionTileKernels kAvx512{kAvx512TileRows, tile_avx512, row_max_avx512, exp2_shifted_sum_avx512,
+                                   scale_avx512, softmax_grad_avx512};
 
 }  // namespace
 
@@ -186,10 +200,14 @@ void pack_column_panels(const float* m, int64_t rows, int64_t cols, int64_t ld, 
   }
 }
 
-const AttentionTileKernels& attention_tile_kernels() {
-  return active_isa() == Isa::Avx2 ? kAvx2 : kScalar;
+const AttentionTileKernels& attention_tile_kernels(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return kAvx512;
+    case Isa::Avx2: return kAvx2;
+    default: return kScalar;
+  }
 }
 
-const AttentionTileKernels& attention_tile_kernels_scalar() { return kScalar; }
+const AttentionTileKernels& attention_tile_kernels() { return attention_tile_kernels(active_isa()); }
 
 }  // namespace attnkit::kernels

@@ -2,16 +2,19 @@
 // The small building blocks of the fused attention kernels: an (R x 16) tile
 // product with a packed right-hand panel, and the row passes of the online
 // softmax. Each has a plain scalar version (the reference, and the path taken
-// with ATTNKIT_ISA=scalar) and an AVX2 + FMA version, picked at run time.
+// with ATTNKIT_ISA=scalar), an AVX2 + FMA version (R <= 6) and an AVX-512
+// version (R <= 12), picked at run time.
 
 #include <cstdint>
 
+#include "kernels/cpu_features.h"
+
 namespace attnkit::kernels {
 
-constexpr int kTileRows = 6;    // R <= 6: 12 accumulators + 2 panel rows + 1 broadcast = 15 ymm
-constexpr int kTileCols = 16;   // two 8-float vectors
+constexpr int kMaxTileRows = 12;  // the most rows any ISA's tile takes
+constexpr int kTileCols = 16;     // panel width: two ymm or one zmm
 
-// c[r][0, 16) (+)= Σ_{p < depth} A(r, p) · panel[p * 16 + (0, 16)]   for r < rows (1..6)
+// c[r][0, 16) (+)= Σ_{p < depth} A(r, p) · panel[p * 16 + (0, 16)]   for r < rows (1..tile_rows)
 // A(r, p) = a[r * a_row_stride + p * a_col_stride]: A is read in place, so
 // Q rows, probability rows and their transposes all feed it without a copy.
 // c rows are ldc apart and 16 wide; with accumulate the tile is added to c.
@@ -19,6 +22,7 @@ using TileKernel = void (*)(int rows, int64_t depth, const float* a, int64_t a_r
                             int64_t a_col_stride, const float* panel, float* c, int64_t ldc, bool accumulate);
 
 struct AttentionTileKernels {
+  int tile_rows;  // the rows of one tile: 6 (AVX2: 12 ymm accumulators), 12 (AVX-512)
   TileKernel tile;
   float (*row_max)(const float* x, int64_t n);
   // x[j] = 2^(x[j] - shift) for j < n; returns their sum. shift >= every x[j].
@@ -42,7 +46,7 @@ void pack_column_panels(const float* m, int64_t rows, int64_t cols, int64_t ld, 
 // The set for the active ISA (cpu_features.h), looked up per call so tests
 // can switch it.
 const AttentionTileKernels& attention_tile_kernels();
-// The scalar set whatever the ISA: the oracle for the vector one.
-const AttentionTileKernels& attention_tile_kernels_scalar();
+// One ISA's set (that ISA must be available): the tests compare them.
+const AttentionTileKernels& attention_tile_kernels(Isa isa);
 
 }  // namespace attnkit::kernels

@@ -57,8 +57,8 @@ void attention_weights_from_lse(const FlashAttentionParams& p, const int64_t* pr
       const int64_t cols = std::min(kKeyBlock, S - k0);
       for (int64_t jp = 0; jp < panel_count(cols); ++jp) {
         const float* panel = ws.kt.data() + (k0 / kTileCols + jp) * E * kTileCols;
-        for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
-          kern.tile(static_cast<int>(std::min<int64_t>(kTileRows, rows - r0)), E, ws.q.data() + r0 * E, E, 1, panel,
+        for (int64_t r0 = 0; r0 < rows; r0 += kern.tile_rows) {
+          kern.tile(static_cast<int>(std::min<int64_t>(kern.tile_rows, rows - r0)), E, ws.q.data() + r0 * E, E, 1, panel,
                     ws.scores.data() + r0 * kKeyBlock + jp * kTileCols, kKeyBlock, false);
         }
       }

@@ -16,7 +16,7 @@ namespace {
 
 // Block sizes, measured with bench/attention.py: a (Br, Bc) score block of
 // 24 KiB stays in L1 while its rows go through the softmax and into P·V.
-constexpr int64_t kQueryBlock = 48;   // Br, a multiple of kTileRows
+constexpr int64_t kQueryBlock = 48;   // Br, a multiple of every ISA's tile rows (6, 12)
 constexpr int64_t kKeyBlock = 128;    // Bc, a multiple of kTileCols
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 // Scores are kept in base 2 (times log2 e) so the softmax needs 2^x, not e^x.
@@ -96,8 +96,8 @@ void attend_block(const FlashAttentionParams& p, const PackedKeysValues& packed,
     // S = (scale · log2 e · Q) Kᵀ  (rows, key_panels · 16): each K panel stays in L1 across the row tiles.
     for (int64_t jp = 0; jp < key_panels; ++jp) {
       const float* panel = packed.key_panel(p, b, k0 / kTileCols + jp);
-      for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
-        const int tile_rows = static_cast<int>(std::min<int64_t>(kTileRows, rows - r0));
+      for (int64_t r0 = 0; r0 < rows; r0 += kern.tile_rows) {
+        const int tile_rows = static_cast<int>(std::min<int64_t>(kern.tile_rows, rows - r0));
         kern.tile(tile_rows, E, ws.q.data() + r0 * E, E, 1, panel, scores + r0 * kKeyBlock + jp * kTileCols,
                   kKeyBlock, false);
       }
@@ -122,8 +122,8 @@ void attend_block(const FlashAttentionParams& p, const PackedKeysValues& packed,
     // acc += P V  (rows, Ev16): each V panel stays in L1 across the row tiles.
     for (int64_t dp = 0; dp < packed.value_panels; ++dp) {
       const float* panel = packed.value_panel(p, b, dp) + k0 * kTileCols;
-      for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
-        const int tile_rows = static_cast<int>(std::min<int64_t>(kTileRows, rows - r0));
+      for (int64_t r0 = 0; r0 < rows; r0 += kern.tile_rows) {
+        const int tile_rows = static_cast<int>(std::min<int64_t>(kern.tile_rows, rows - r0));
         kern.tile(tile_rows, cols, scores + r0 * kKeyBlock, kKeyBlock, 1, panel,
                   ws.acc.data() + r0 * ev_width + dp * kTileCols, ev_width, true);
       }

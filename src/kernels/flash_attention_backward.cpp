@@ -95,11 +95,11 @@ void size_buffers(const FlashAttentionParams& p, BlockBuffers& buf) {
   buf.dv.resize(static_cast<size_t>(kKeyBlock * panel_count(p.value_dim) * kTileCols));
 }
 
-// Calls tile() over the row tiles of a (rows x 16) strip.
+// Calls tile_call(tile rows, first row) over the row tiles of a (rows x 16) strip.
 template <typename TileCall>
-void for_row_tiles(int64_t rows, TileCall tile_call) {
-  for (int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
-    tile_call(static_cast<int>(std::min<int64_t>(kTileRows, rows - r0)), r0);
+void for_row_tiles(int64_t rows, int tile_rows, TileCall tile_call) {
+  for (int64_t r0 = 0; r0 < rows; r0 += tile_rows) {
+    tile_call(static_cast<int>(std::min<int64_t>(tile_rows, rows - r0)), r0);
   }
 }
 
@@ -125,7 +125,7 @@ void key_block(const FlashAttentionParams& p, const FlashAttentionGrads& g, cons
     // P = 2^(S - lse), S = (scale · log2 e · Q) Kᵀ  (rows, cols)
     for (int64_t jp = 0; jp < key_panels; ++jp) {
       const float* panel = pk.kt_panels.data() + (k0 / kTileCols + jp) * E * kTileCols;
-      for_row_tiles(rows, [&](int r, int64_t r0) {
+      for_row_tiles(rows, kern.tile_rows, [&](int r, int64_t r0) {
         kern.tile(r, E, pk.q_scaled.data() + (q0 + r0) * E, E, 1, panel, P + r0 * kKeyBlock + jp * kTileCols,
                   kKeyBlock, false);
       });
@@ -149,7 +149,7 @@ void key_block(const FlashAttentionParams& p, const FlashAttentionGrads& g, cons
     // dV += Pᵀ dO  (cols, Ev16)
     for (int64_t dp = 0; dp * kTileCols < ev_width; ++dp) {
       const float* panel = pk.do_panels.data() + (dp * L + q0) * kTileCols;
-      for_row_tiles(cols, [&](int r, int64_t r0) {
+      for_row_tiles(cols, kern.tile_rows, [&](int r, int64_t r0) {
         kern.tile(r, rows, Pz + r0, 1, kKeyBlock, panel, buf.dv.data() + r0 * ev_width + dp * kTileCols, ev_width,
                   true);
       });
@@ -157,7 +157,7 @@ void key_block(const FlashAttentionParams& p, const FlashAttentionGrads& g, cons
     // dP = dO Vᵀ  (rows, cols), then dS = P ∘ (dP - D) in place
     for (int64_t jp = 0; jp < key_panels; ++jp) {
       const float* panel = pk.vt_panels.data() + (k0 / kTileCols + jp) * Ev * kTileCols;
-      for_row_tiles(rows, [&](int r, int64_t r0) {
+      for_row_tiles(rows, kern.tile_rows, [&](int r, int64_t r0) {
         kern.tile(r, Ev, dout + (q0 + r0) * g.dout_row_stride, g.dout_row_stride, 1, panel,
                   dS + r0 * kKeyBlock + jp * kTileCols, kKeyBlock, false);
       });
@@ -175,7 +175,7 @@ void key_block(const FlashAttentionParams& p, const FlashAttentionGrads& g, cons
     // dQ += dS K  (rows, E16)
     for (int64_t ep = 0; ep * kTileCols < e_width; ++ep) {
       const float* panel = pk.k_panels.data() + (ep * S + k0) * kTileCols;
-      for_row_tiles(rows, [&](int r, int64_t r0) {
+      for_row_tiles(rows, kern.tile_rows, [&](int r, int64_t r0) {
         kern.tile(r, cols, dS + r0 * kKeyBlock, kKeyBlock, 1, panel, dq + (q0 + r0) * e_width + ep * kTileCols,
                   e_width, true);
       });
@@ -183,7 +183,7 @@ void key_block(const FlashAttentionParams& p, const FlashAttentionGrads& g, cons
     // dK += dSᵀ Q  (cols, E16)
     for (int64_t ep = 0; ep * kTileCols < e_width; ++ep) {
       const float* panel = pk.q_panels.data() + (ep * L + q0) * kTileCols;
-      for_row_tiles(cols, [&](int r, int64_t r0) {
+      for_row_tiles(cols, kern.tile_rows, [&](int r, int64_t r0) {
         kern.tile(r, rows, dS + r0, 1, kKeyBlock, panel, buf.dk.data() + r0 * e_width + ep * kTileCols, e_width,
                   true);
       });

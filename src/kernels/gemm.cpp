@@ -227,7 +227,7 @@ __attribute__((target("avx2,fma"))) void direct_kernel_avx2(int64_t kc, const fl
 }
 
 MicroKernel pick_micro_kernel() {
-  return active_isa() == Isa::Avx2 ? micro_kernel_avx2 : micro_kernel_scalar;
+  return active_isa() >= Isa::Avx2 ? micro_kernel_avx2 : micro_kernel_scalar;
 }
 
 // 64-byte aligned scratch, grown on demand and kept per thread (packing
@@ -282,7 +282,7 @@ size_t packed_a_floats(const GemmArgs& g) {
 // own packed A blocks: B is packed once, not once per thread.
 void gemm_blocked(const GemmArgs& g, int member, int team_size, PackTarget pack) {
   const MicroKernel kernel = pick_micro_kernel();
-  const DirectKernel direct_kernel = active_isa() == Isa::Avx2 ? direct_kernel_avx2 : direct_kernel_scalar;
+  const DirectKernel direct_kernel = active_isa() >= Isa::Avx2 ? direct_kernel_avx2 : direct_kernel_scalar;
   const bool direct_a = reads_a_in_place(g);
   alignas(64) float edge[kMR * kNR];
 

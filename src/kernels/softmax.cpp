@@ -74,7 +74,7 @@ void softmax_row_reference(float* y, const float* x, int64_t cols, bool log) {
 }
 
 void softmax_forward(float* out, const float* in, int64_t rows, int64_t cols, bool log) {
-  auto row_kernel = active_isa() == Isa::Avx2 ? softmax_row_avx2 : softmax_row_reference;
+  auto row_kernel = active_isa() >= Isa::Avx2 ? softmax_row_avx2 : softmax_row_reference;
 #pragma omp parallel for schedule(static) if (rows * cols > (1 << 15) && rows > 1)
   for (int64_t r = 0; r < rows; ++r) row_kernel(out + r * cols, in + r * cols, cols, log);
 }

@@ -6,10 +6,11 @@
 
 namespace attnkit::kernels {
 
-inline bool cpu_has_avx2() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
+inline bool cpu_has_avx2() { return detected_isa() >= Isa::Avx2; }
+inline bool cpu_has(Isa isa) { return detected_isa() >= isa; }
+
+// Every ISA level, best first; tests skip the ones this CPU lacks.
+inline constexpr Isa kAllIsas[] = {Isa::Avx512, Isa::Avx2, Isa::Scalar};
 
 struct IsaScope {
   Isa previous = active_isa();

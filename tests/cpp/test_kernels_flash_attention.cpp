@@ -1,6 +1,7 @@
 // The fused attention kernels against the plain reference beside them
 // (attention_forward_reference, sums in double), on every ISA path this CPU
-// has: odd lengths and head dims, masks read through strides, causal cuts
+// has (the AVX-512 tiles are also checked under emulation, in
+// test_kernels_avx512_emulated.cpp): odd lengths and head dims, masks read through strides, causal cuts
 // with offsets, grouped K/V, and strided rows.
 #include <gtest/gtest.h>
 
@@ -114,8 +115,8 @@ void check_problem(const Problem& c, uint32_t seed) {
   g.dq = expected_dq.data(); g.dk = expected_dk.data(); g.dv = expected_dv.data();
   attention_backward_reference(p, g);
 
-  for (Isa isa : {Isa::Avx2, Isa::Scalar}) {
-    if (isa == Isa::Avx2 && !cpu_has_avx2()) continue;
+  for (Isa isa : kAllIsas) {
+    if (!cpu_has(isa)) continue;
     IsaScope scope(isa);
     std::vector<float> out(out_size, 0.0f), lse(lse_size);
     p.out = out.data(); p.lse = lse.data();
@@ -247,8 +248,8 @@ TEST(FlashAttentionKernel, FullyMaskedRowsGiveZerosAndMinusInfinityLse) {
   p.q_row_stride = p.k_row_stride = p.v_row_stride = p.out_row_stride = 4;
   p.bool_mask = reinterpret_cast<const bool*>(mask.data());
   p.mask_row_stride = 3; p.mask_col_stride = 1;
-  for (Isa isa : {Isa::Avx2, Isa::Scalar}) {
-    if (isa == Isa::Avx2 && !cpu_has_avx2()) continue;
+  for (Isa isa : kAllIsas) {
+    if (!cpu_has(isa)) continue;
     IsaScope scope(isa);
     flash_attention_forward(p);
     for (int d = 0; d < 4; ++d) {
@@ -293,8 +294,8 @@ TEST(FlashAttentionKernel, WeightsFromLseMatchReference) {
     std::vector<float> expected(problems * L * S), lse(problems * L);
     p.out = expected.data(); p.lse = lse.data();
     attention_forward_reference(p);
-    for (Isa isa : {Isa::Avx2, Isa::Scalar}) {
-      if (isa == Isa::Avx2 && !cpu_has_avx2()) continue;
+    for (Isa isa : kAllIsas) {
+      if (!cpu_has(isa)) continue;
       IsaScope scope(isa);
       const std::vector<int64_t> chosen{2, 0};
       std::vector<float> weights(chosen.size() * L * S, -1.0f);
@@ -309,35 +310,39 @@ TEST(FlashAttentionKernel, WeightsFromLseMatchReference) {
   }
 }
 
+// Every vector set of this CPU against the scalar set.
 TEST(AttentionTiles, VectorKernelsMatchScalar) {
-  if (!cpu_has_avx2()) GTEST_SKIP() << "no AVX2 on this CPU: the scalar path is the only one";
-  IsaScope scope(Isa::Avx2);
-  const AttentionTileKernels& fast = attention_tile_kernels();
-  const AttentionTileKernels& plain = attention_tile_kernels_scalar();
-  std::mt19937 rng(11);
-  const int64_t depth = 37, a_stride = 41;
-  std::vector<float> a = normal(static_cast<size_t>(kTileRows * a_stride + depth * 3), rng);
-  std::vector<float> panel = normal(static_cast<size_t>(depth * kTileCols), rng);
-  for (int rows = 1; rows <= kTileRows; ++rows) {
-    for (bool transposed : {false, true}) {  // A read row-major, then column-major
-      const int64_t rs = transposed ? 1 : a_stride, cs = transposed ? kTileRows : 1;
-      for (bool accumulate : {false, true}) {
-        std::vector<float> c1 = normal(static_cast<size_t>(kTileRows * 20), rng), c2 = c1;
-        fast.tile(rows, depth, a.data(), rs, cs, panel.data(), c1.data(), 20, accumulate);
-        plain.tile(rows, depth, a.data(), rs, cs, panel.data(), c2.data(), 20, accumulate);
-        for (size_t i = 0; i < c1.size(); ++i) ASSERT_NEAR(c1[i], c2[i], 1e-4) << rows << " " << i;
+  const AttentionTileKernels& plain = attention_tile_kernels(Isa::Scalar);
+  for (Isa isa : {Isa::Avx512, Isa::Avx2}) {
+    if (!cpu_has(isa)) continue;
+    const AttentionTileKernels& fast = attention_tile_kernels(isa);
+    std::mt19937 rng(11);
+    const int64_t depth = 37, a_stride = 41;
+    std::vector<float> a = normal(static_cast<size_t>(kMaxTileRows * a_stride + depth * kMaxTileRows), rng);
+    std::vector<float> panel = normal(static_cast<size_t>(depth * kTileCols), rng);
+    for (int rows = 1; rows <= fast.tile_rows; ++rows) {
+      for (bool transposed : {false, true}) {  // A read row-major, then column-major
+        const int64_t rs = transposed ? 1 : a_stride, cs = transposed ? kMaxTileRows : 1;
+        for (bool accumulate : {false, true}) {
+          std::vector<float> c1 = normal(static_cast<size_t>(kMaxTileRows * 20), rng), c2 = c1;
+          fast.tile(rows, depth, a.data(), rs, cs, panel.data(), c1.data(), 20, accumulate);
+          plain.tile(rows, depth, a.data(), rs, cs, panel.data(), c2.data(), 20, accumulate);
+          for (size_t i = 0; i < c1.size(); ++i) ASSERT_NEAR(c1[i], c2[i], 1e-4) << isa_name(isa) << rows << " " << i;
+        }
       }
     }
+    for (int64_t n : {1, 7, 16, 45}) {
+      std::vector<float> row = normal(static_cast<size_t>(n), rng, 5.0f);
+      row[0] = -std::numeric_limits<float>::infinity();
+      EXPECT_EQ(fast.row_max(row.data(), n), plain.row_max(row.data(), n)) << isa_name(isa) << " n=" << n;
+      const float shift = std::max(0.0f, plain.row_max(row.data(), n));
+      std::vector<float> e1 = row, e2 = row;
+      const float s1 = fast.exp2_shifted_sum(e1.data(), n, shift), s2 = plain.exp2_shifted_sum(e2.data(), n, shift);
+      EXPECT_NEAR(s1, s2, 1e-5 * s2 + 1e-30) << isa_name(isa);
+      for (size_t i = 0; i < e1.size(); ++i) EXPECT_NEAR(e1[i], e2[i], 4e-7 * std::max(1.0f, e2[i])) << i;
+      EXPECT_EQ(e1[0], 0.0f);
+    }
   }
-  std::vector<float> row = normal(45, rng, 5.0f);
-  row[3] = -std::numeric_limits<float>::infinity();
-  EXPECT_EQ(fast.row_max(row.data(), 45), plain.row_max(row.data(), 45));
-  const float shift = plain.row_max(row.data(), 45);
-  std::vector<float> e1 = row, e2 = row;
-  const float s1 = fast.exp2_shifted_sum(e1.data(), 45, shift), s2 = plain.exp2_shifted_sum(e2.data(), 45, shift);
-  EXPECT_NEAR(s1, s2, 1e-5 * s2);
-  for (size_t i = 0; i < e1.size(); ++i) EXPECT_NEAR(e1[i], e2[i], 4e-7 * std::max(1.0f, e2[i])) << i;
-  EXPECT_EQ(e1[3], 0.0f);
 }
 
 }  // namespace
