@@ -44,6 +44,28 @@ TEST(Sdpa, GradcheckFloatMaskAndGqa) {
       in));
 }
 
+// Dropout's mask is a function of the seed: with a fresh generator per
+// evaluation every finite difference sees the same mask, so the fused
+// backward (which regenerates it) must match them.
+TEST(Sdpa, GradcheckWithDropoutOnTheFusedPath) {
+  std::vector<Tensor> in{leaf(randn_tensor({1, 2, 9, 8}, 40)), leaf(randn_tensor({1, 2, 11, 8}, 41)),
+                         leaf(randn_tensor({1, 2, 11, 8}, 42))};
+  EXPECT_TRUE(gradcheck(
+      [](const auto& x) {
+        Generator generator(123);
+        SdpaOptions options;
+        options.dropout_p = 0.3;
+        options.is_causal = true;
+        options.generator = &generator;
+        functional::SdpaOutput out = functional::scaled_dot_product_attention(x[0], x[1], x[2], options);
+        if (out.output.grad_fn()) {  // finite differences evaluate without recording
+          EXPECT_EQ(out.output.grad_fn()->name(), "scaled_dot_product_attention");  // the fused node
+        }
+        return out.output;
+      },
+      in));
+}
+
 TEST(Sdpa, FullyMaskedRowIsZeroWithZeroGradient) {
   Tensor q = leaf(randn_tensor({3, 4}, 11)), k = leaf(randn_tensor({5, 4}, 12));
   Tensor v = leaf(randn_tensor({5, 2}, 13));
