@@ -27,5 +27,6 @@ void bind_nn_ops(nb::module_& m, TensorClass& cls);        // nn_ops_bindings.cp
 void bind_autograd(nb::module_& m, TensorClass& cls);      // autograd_bindings.cpp
 void bind_attention(nb::module_& m);                       // attention_bindings.cpp
 void bind_nn(nb::module_& m);                              // nn_bindings.cpp
+void bind_transformer(nb::module_& nn);                    // transformer_bindings.cpp (from bind_nn)
 
 }  // namespace attnkit::python

@@ -338,6 +338,7 @@ void bind_nn(nb::module_& m) {
   bind_layers(nn);
   bind_score_attention(nn);
   bind_kv_cache(nn);
+  bind_transformer(nn);
 }
 
 }  // namespace attnkit::python
