@@ -11,6 +11,8 @@
 #include "attnkit/functional/hard_attention.h"
 #include "attnkit/functional/scaled_dot_product_attention.h"
 #include "attnkit/functional/scores.h"
+#include "attnkit/io/atomic_file.h"
+#include "attnkit/io/safetensors.h"
 #include "attnkit/nn/dropout.h"
 #include "attnkit/nn/embedding.h"
 #include "attnkit/nn/feed_forward.h"

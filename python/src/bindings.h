@@ -28,5 +28,6 @@ void bind_autograd(nb::module_& m, TensorClass& cls);      // autograd_bindings.
 void bind_attention(nb::module_& m);                       // attention_bindings.cpp
 void bind_nn(nb::module_& m);                              // nn_bindings.cpp
 void bind_transformer(nb::module_& nn);                    // transformer_bindings.cpp (from bind_nn)
+void bind_io(nb::module_& m);                              // io_bindings.cpp
 
 }  // namespace attnkit::python

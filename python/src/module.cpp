@@ -36,5 +36,6 @@ NB_MODULE(_C, m) {
   bind_nn_ops(m, cls);
   bind_attention(m);
   bind_nn(m);
+  bind_io(m);
   bind_threading(m);
 }
