@@ -37,3 +37,5 @@
 #include "attnkit/ops/matmul.h"
 #include "attnkit/ops/reduce.h"
 #include "attnkit/ops/softmax.h"
+#include "attnkit/train/lr_schedule.h"
+#include "attnkit/train/optimizer.h"

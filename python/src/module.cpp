@@ -37,5 +37,6 @@ NB_MODULE(_C, m) {
   bind_attention(m);
   bind_nn(m);
   bind_io(m);
+  bind_optim(m);
   bind_threading(m);
 }

@@ -11,6 +11,7 @@ tensors assigned as attributes are registered, so ``parameters()``,
 """
 
 from .._C import Tensor as _Tensor
+from . import utils
 from .._C.nn import (
     AdditiveAttention,
     BilinearAttention,
