@@ -30,5 +30,6 @@ void bind_nn(nb::module_& m);                              // nn_bindings.cpp
 void bind_transformer(nb::module_& nn);                    // transformer_bindings.cpp (from bind_nn)
 void bind_io(nb::module_& m);                              // io_bindings.cpp
 void bind_optim(nb::module_& m);                           // optim_bindings.cpp
+void bind_decoding(nb::module_& m);                        // decoding_bindings.cpp
 
 }  // namespace attnkit::python

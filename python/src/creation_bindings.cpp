@@ -73,7 +73,19 @@ void bind_creation(nb::module_& m) {
              return nb::borrow(self);
            },
            "seed"_a)
-      .def("initial_seed", &Generator::seed);
+      .def("initial_seed", &Generator::seed)
+      .def("get_state",
+           [](Generator& g) {
+             Generator::Range state = g.state();
+             return nb::make_tuple(state.seed, state.first_block);
+           },
+           "(seed, counter): where the stream is; set_state(...) makes it continue from there.")
+      .def("set_state",
+           [](Generator& g, std::pair<uint64_t, uint64_t> state) { g.set_state({state.first, state.second}); },
+           "state"_a);
+
+  m.def("default_generator", [] { return &default_generator(); }, nb::rv_policy::reference,
+        "The generator used when none is given (what manual_seed seeds).");
 
   m.def("manual_seed", [](nb::handle seed) { manual_seed(seed_arg(seed)); }, "seed"_a,
         "Seeds the default generator.");

@@ -38,5 +38,6 @@ NB_MODULE(_C, m) {
   bind_nn(m);
   bind_io(m);
   bind_optim(m);
+  bind_decoding(m);
   bind_threading(m);
 }

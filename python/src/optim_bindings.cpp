@@ -2,6 +2,7 @@
 // attnkit::train with torch.optim's names and defaults, and
 // clip_grad_norm_ (torch.nn.utils).
 #include <nanobind/stl/map.h>
+#include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
@@ -97,12 +98,44 @@ void bind_schedules(nb::module_& m) {
            nb::keep_alive<1, 2>());
 }
 
+void bind_checkpoints(nb::module_& m) {
+  m.def(
+      "save_checkpoint",
+      [](const std::string& path, const nn::Module& model, train::Optimizer* optimizer, Generator* generator,
+         const train::LRSchedule* schedule, std::optional<std::map<std::string, std::string>> metadata) {
+        train::CheckpointExtras extras;
+        if (metadata) extras.metadata = *metadata;
+        if (schedule) extras.schedule_step = schedule->last_step();
+        nb::gil_scoped_release release;
+        train::save_checkpoint(path, model, optimizer, generator ? generator : &default_generator(), extras);
+      },
+      "path"_a, "model"_a, "optimizer"_a = nb::none(), "generator"_a = nb::none(), "schedule"_a = nb::none(),
+      "metadata"_a = nb::none(),
+      "Saves model, optimiser state, the generator's state (the default one if None) and the schedule's "
+      "step in one safetensors file, atomically: a crash while saving leaves the previous checkpoint.");
+  m.def(
+      "load_checkpoint",
+      [](const std::string& path, nn::Module& model, train::Optimizer* optimizer, Generator* generator,
+         train::LRSchedule* schedule) {
+        train::CheckpointExtras extras;
+        {
+          nb::gil_scoped_release release;
+          extras = train::load_checkpoint(path, model, optimizer, generator ? generator : &default_generator());
+        }
+        if (schedule && extras.schedule_step >= 0) schedule->set_last_step(extras.schedule_step);
+        return extras.metadata;
+      },
+      "path"_a, "model"_a, "optimizer"_a = nb::none(), "generator"_a = nb::none(), "schedule"_a = nb::none(),
+      "Restores what save_checkpoint wrote (strictly: every model key must match) and returns its metadata.");
+}
+
 }  // namespace
 
 void bind_optim(nb::module_& m) {
   nb::module_ optim = m.def_submodule("optim", "Optimisers and learning-rate schedules, as torch.optim");
   bind_optimizers(optim);
   bind_schedules(optim);
+  bind_checkpoints(m);
   m.def(
       "clip_grad_norm_",
       [](nb::handle parameters, double max_norm, double norm_type, bool error_if_nonfinite) {

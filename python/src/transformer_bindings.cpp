@@ -82,7 +82,8 @@ void bind_simple_layers(nb::module_& m) {
       .def_prop_ro("normalized_shape", [](const nn::LayerNorm& l) { return nb::tuple(nb::cast(l.normalized_shape)); });
 
   nb::class_<nn::Dropout, Module>(m, "Dropout", "Inverted dropout in training mode, as torch.nn.Dropout.")
-      .def(nb::init<double, Generator*>(), "p"_a = 0.5, "generator"_a = nb::none())
+      .def(nb::init<double, Generator*>(), "p"_a = 0.5, "generator"_a = nb::none(),
+           nb::keep_alive<1, 3>())  // the module keeps drawing from the generator
       .def("forward", &nn::Dropout::forward, "input"_a)
       .def("__call__", &nn::Dropout::forward, "input"_a)
       .def_ro("p", &nn::Dropout::p);

@@ -31,6 +31,17 @@ Generator::Range Generator::reserve(uint64_t blocks) {
   return range;
 }
 
+Generator::Range Generator::state() {
+  std::lock_guard lock(mutex_);
+  return Range{seed_, offset_};
+}
+
+void Generator::set_state(const Range& state) {
+  std::lock_guard lock(mutex_);
+  seed_ = state.seed;
+  offset_ = state.first_block;
+}
+
 Generator& default_generator() {
   static Generator generator(0);
   return generator;

@@ -29,7 +29,7 @@ PositionwiseFeedForward::PositionwiseFeedForward(int64_t d_model, int64_t dim_fe
                                                  Activation act, bool bias, Generator* generator)
     : activation(act) {
   linear1 = register_module("linear1", std::make_shared<Linear>(d_model, dim_feedforward, bias, generator));
-  dropout = register_module("dropout", std::make_shared<Dropout>(p, generator));
+  dropout = register_module("dropout", std::make_shared<Dropout>(p));
   linear2 = register_module("linear2", std::make_shared<Linear>(dim_feedforward, d_model, bias, generator));
 }
 

@@ -40,7 +40,7 @@ SinusoidalPositionalEncoding::SinusoidalPositionalEncoding(int64_t d_model, int6
     }
   }
   pe = register_buffer("pe", table);
-  dropout = register_module("dropout", std::make_shared<Dropout>(p, generator));
+  dropout = register_module("dropout", std::make_shared<Dropout>(p));
 }
 
 Tensor SinusoidalPositionalEncoding::forward(const Tensor& x, int64_t offset) const {
@@ -54,7 +54,7 @@ LearnedPositionalEncoding::LearnedPositionalEncoding(int64_t d_model, int64_t ma
            d_model, " and ", max_len);
   weight = register_parameter("weight", empty({max_len, d_model}));
   init::normal_(weight, 0.0, 0.02, generator);
-  dropout = register_module("dropout", std::make_shared<Dropout>(p, generator));
+  dropout = register_module("dropout", std::make_shared<Dropout>(p));
 }
 
 Tensor LearnedPositionalEncoding::forward(const Tensor& x, int64_t offset) const {

@@ -60,12 +60,12 @@ TransformerEncoderLayer::TransformerEncoderLayer(const TransformerLayerOptions& 
   // torch's registration order, so state dicts list the same keys in the same order.
   self_attn = register_module("self_attn", make_attention(o, generator));
   linear1 = register_module("linear1", std::make_shared<Linear>(o.d_model, o.dim_feedforward, o.bias, generator));
-  dropout = register_module("dropout", std::make_shared<Dropout>(o.dropout, generator));
+  dropout = register_module("dropout", std::make_shared<Dropout>(o.dropout));
   linear2 = register_module("linear2", std::make_shared<Linear>(o.dim_feedforward, o.d_model, o.bias, generator));
   norm1 = register_module("norm1", make_norm(o));
   norm2 = register_module("norm2", make_norm(o));
-  dropout1 = register_module("dropout1", std::make_shared<Dropout>(o.dropout, generator));
-  dropout2 = register_module("dropout2", std::make_shared<Dropout>(o.dropout, generator));
+  dropout1 = register_module("dropout1", std::make_shared<Dropout>(o.dropout));
+  dropout2 = register_module("dropout2", std::make_shared<Dropout>(o.dropout));
 }
 
 Tensor TransformerEncoderLayer::forward(const Tensor& src, const TransformerMasks& m) const {
@@ -92,14 +92,14 @@ TransformerDecoderLayer::TransformerDecoderLayer(const TransformerLayerOptions& 
   self_attn = register_module("self_attn", make_attention(o, generator));
   multihead_attn = register_module("multihead_attn", make_attention(o, generator));
   linear1 = register_module("linear1", std::make_shared<Linear>(o.d_model, o.dim_feedforward, o.bias, generator));
-  dropout = register_module("dropout", std::make_shared<Dropout>(o.dropout, generator));
+  dropout = register_module("dropout", std::make_shared<Dropout>(o.dropout));
   linear2 = register_module("linear2", std::make_shared<Linear>(o.dim_feedforward, o.d_model, o.bias, generator));
   norm1 = register_module("norm1", make_norm(o));
   norm2 = register_module("norm2", make_norm(o));
   norm3 = register_module("norm3", make_norm(o));
-  dropout1 = register_module("dropout1", std::make_shared<Dropout>(o.dropout, generator));
-  dropout2 = register_module("dropout2", std::make_shared<Dropout>(o.dropout, generator));
-  dropout3 = register_module("dropout3", std::make_shared<Dropout>(o.dropout, generator));
+  dropout1 = register_module("dropout1", std::make_shared<Dropout>(o.dropout));
+  dropout2 = register_module("dropout2", std::make_shared<Dropout>(o.dropout));
+  dropout3 = register_module("dropout3", std::make_shared<Dropout>(o.dropout));
 }
 
 Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory, const TransformerMasks& m) const {

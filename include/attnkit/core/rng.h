@@ -33,6 +33,10 @@ class Generator {
     uint64_t first_block;
   };
   Range reserve(uint64_t blocks);
+  // The whole state (seed and next counter), for checkpoints: restoring it
+  // makes the generator continue exactly where it was.
+  Range state();
+  void set_state(const Range& state);
 
  private:
   uint64_t seed_;

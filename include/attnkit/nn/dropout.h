@@ -16,7 +16,7 @@ class Dropout : public Module {
   Tensor forward(const Tensor& x) const;
 
   double p;
-  Generator* generator;  // not owned; null = the default generator
+  Generator* generator;  // not owned, must outlive the module; null = the default generator
 };
 
 }  // namespace attnkit::nn

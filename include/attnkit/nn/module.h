@@ -7,6 +7,10 @@
 // those of the PyTorch module with the same structure and weights move
 // between the two unchanged. Registered tensors alias the module's members:
 // load_state_dict copies into them in place.
+//
+// A Generator* given to a layer's constructor draws its initial weights and
+// is not kept: dropout inside layers draws from the default generator
+// (attnkit::manual_seed), or from the one an nn::Dropout is given.
 
 #include <map>
 #include <memory>
