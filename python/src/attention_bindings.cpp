@@ -11,6 +11,15 @@
 
 namespace attnkit::python {
 
+nb::object sdpa_result(const functional::SdpaOutput& out, bool weights, bool lse) {
+  if (!weights && !lse) return nb::cast(out.output);
+  nb::list parts;
+  parts.append(out.output);
+  if (weights) parts.append(out.weights);
+  if (lse) parts.append(out.lse);
+  return nb::tuple(parts);
+}
+
 namespace {
 
 using namespace nb::literals;
@@ -63,12 +72,7 @@ nb::object sdpa_op(const Tensor& query, const Tensor& key, const Tensor& value, 
     nb::gil_scoped_release release;
     out = functional::scaled_dot_product_attention(query, key, value, options);
   }
-  if (!return_weights && !return_lse) return nb::cast(out.output);
-  nb::list parts;
-  parts.append(out.output);
-  if (return_weights) parts.append(out.weights);
-  if (return_lse) parts.append(out.lse);
-  return nb::tuple(parts);
+  return sdpa_result(out, return_weights, return_lse);
 }
 
 nb::tuple hard_attention_op(const Tensor& query, const Tensor& key, const Tensor* value, nb::handle score,

@@ -25,6 +25,9 @@ void bind_ops(nb::module_& m, TensorClass& cls);           // ops_bindings.cpp
 void bind_reduce(nb::module_& m, TensorClass& cls);        // reduce_bindings.cpp
 void bind_nn_ops(nb::module_& m, TensorClass& cls);        // nn_ops_bindings.cpp
 void bind_autograd(nb::module_& m, TensorClass& cls);      // autograd_bindings.cpp
+// An SdpaOutput as Python returns it: the output alone, or (output[, weights][, lse]).
+nb::object sdpa_result(const functional::SdpaOutput& out, bool weights, bool lse);
+
 void bind_attention(nb::module_& m);                       // attention_bindings.cpp
 void bind_nn(nb::module_& m);                              // nn_bindings.cpp
 void bind_transformer(nb::module_& nn);                    // transformer_bindings.cpp (from bind_nn)

@@ -311,12 +311,7 @@ void bind_kv_cache(nb::module_& m) {
                nb::gil_scoped_release release;
                out = self.attend(query, o);
              }
-             if (!return_weights && !return_lse) return nb::cast(out.output);
-             nb::list parts;
-             parts.append(out.output);
-             if (return_weights) parts.append(out.weights);
-             if (return_lse) parts.append(out.lse);
-             return nb::tuple(parts);
+             return sdpa_result(out, return_weights, return_lse);
            },
            "query"_a, "is_causal"_a = true, "scale"_a = nb::none(), "attn_mask"_a = nb::none(),
            "return_weights"_a = false, "return_lse"_a = false,

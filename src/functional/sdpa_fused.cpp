@@ -177,6 +177,13 @@ bool fused_attention(const Tensor& query, const Tensor& key, const Tensor& value
   const int64_t queries = query.size(-2), keys = key.size(-2);
   auto ops = std::make_shared<Operands>();
   ops->batch.assign(query.shape().begin(), query.shape().end() - 2);
+  if (!call.gqa || key.size(-3) == query.size(-3)) {
+    // The problems are query's: K/V may broadcast into its batch, not widen it.
+    for (const Tensor* t : {&key, &value}) {
+      const Shape kv_batch(t->shape().begin(), t->shape().end() - 2);
+      if (broadcast_shapes(ops->batch, kv_batch, kOp) != ops->batch) return false;
+    }
+  }
   ops->q = unit_column_stride(query);
   ops->k = as_query_problems(key, ops->batch, query.size(-3), call.gqa);
   ops->v = as_query_problems(value, ops->batch, query.size(-3), call.gqa);

@@ -379,6 +379,19 @@ def test_fused_matches_torch(batch, heads, queries, keys, dim, mask_kind, seed, 
     assert_close(lse, torch.logsumexp(scores, -1), Tol(1e-5, 1e-5), f"fused lse ({mask_kind})")
 
 
+def test_key_batch_wider_than_the_query_batch(rng):
+    """q (1, H, L, E) against k, v (B, H, S, E): the output broadcasts to B (the composed path)."""
+    q, tq = pair(rng, (1, 2, 5, 8))
+    k, tk = pair(rng, (3, 2, 7, 8))
+    v, tv = pair(rng, (3, 2, 7, 4))
+    ours = F.scaled_dot_product_attention(q, k, v)
+    theirs = TF.scaled_dot_product_attention(tq, tk, tv)
+    assert_close(ours, theirs, ATTENTION, "broadcast batch")
+    backward_both(ours, theirs, rng)
+    for name, a, b in (("q", q, tq), ("k", k, tk), ("v", v, tv)):
+        assert_close(a.grad, b.grad, ATTENTION_GRAD, f"broadcast d{name}")
+
+
 def test_fused_gqa_and_broadcast_gradients(rng, fused_path):
     """K/V shared by several query heads (GQA) or broadcast over the batch: their gradients
     are the sums over every problem that read them."""
