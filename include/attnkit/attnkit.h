@@ -7,6 +7,7 @@
 #include "attnkit/core/rng.h"
 #include "attnkit/core/tensor.h"
 #include "attnkit/core/threading.h"
+#include "attnkit/data/dates.h"
 #include "attnkit/decoding/search.h"
 #include "attnkit/functional/attention.h"
 #include "attnkit/functional/hard_attention.h"

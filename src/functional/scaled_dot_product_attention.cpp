@@ -1,5 +1,7 @@
-// scaled_dot_product_attention composed from differentiable ops: plain,
-// O(L·S) memory, and the reference that a fused kernel is checked against.
+// scaled_dot_product_attention: checks the call, then runs it on the fused
+// kernels (sdpa_fused.h) when they fit, and otherwise composes it from
+// differentiable ops - plain, O(L·S) memory, and the reference the fused
+// path is tested against (ATTNKIT_SDPA=reference forces it).
 #include "attnkit/functional/scaled_dot_product_attention.h"
 
 #include <algorithm>

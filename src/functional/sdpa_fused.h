@@ -38,7 +38,8 @@ Tensor attention_dropout_factors(const kernels::AttentionDropout& dropout, const
                                  int64_t keys);
 
 // Fills out.output (and out.lse) and returns true when the call fits the
-// kernels: fp32 q/k/v of equal rank >= 3, a mask that needs no gradient.
+// kernels: fp32 q/k/v of equal rank >= 3 whose K/V batch broadcasts into the
+// query's, a mask that needs no gradient.
 // Returns false, touching nothing, when the composed path must run instead.
 bool fused_attention(const Tensor& query, const Tensor& key, const Tensor& value, const FusedSdpaCall& call,
                      SdpaOutput& out);
