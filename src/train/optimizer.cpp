@@ -59,7 +59,10 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
     const size_t first = key.find('.'), second = key.find('.', first + 1);
     AK_CHECK(key.rfind("state.", 0) == 0 && second != std::string::npos, name_, ".load_state_dict: unexpected key \"",
              key, "\"");
-    const size_t index = std::stoul(key.substr(first + 1, second - first - 1));
+    const std::string digits = key.substr(first + 1, second - first - 1);
+    AK_CHECK(!digits.empty() && digits.size() < 10 && digits.find_first_not_of("0123456789") == std::string::npos,
+             name_, ".load_state_dict: unexpected key \"", key, "\" (expected state.<parameter index>.<buffer>)");
+    const size_t index = std::stoul(digits);
     AK_CHECK(index < params_.size(), name_, ".load_state_dict: \"", key, "\" is for parameter ", index, ", there are ",
              params_.size());
     const bool counter = key.substr(second + 1) == "step";  // 0-d, the others are shaped like the parameter

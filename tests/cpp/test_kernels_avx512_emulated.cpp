@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels/attention_tiles.h"
+#include "random_floats.h"
 
 namespace attnkit::kernels {
 namespace emulated {
@@ -28,24 +29,18 @@ namespace emulated {
 
 namespace {
 
-std::vector<float> normal(size_t n, std::mt19937& rng, float scale = 1.0f) {
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> x(n);
-  for (float& v : x) v = dist(rng);
-  return x;
-}
 
 TEST(Avx512TilesEmulated, TileMatchesScalarForEveryRowCount) {
   const AttentionTileKernels& plain = attention_tile_kernels(Isa::Scalar);
   std::mt19937 rng(3);
   const int64_t depth = 29, a_stride = 33;
-  std::vector<float> a = normal(static_cast<size_t>(kMaxTileRows * a_stride + depth * kMaxTileRows), rng);
-  std::vector<float> panel = normal(static_cast<size_t>(depth * kTileCols), rng);
+  std::vector<float> a = normal_floats(static_cast<size_t>(kMaxTileRows * a_stride + depth * kMaxTileRows), rng);
+  std::vector<float> panel = normal_floats(static_cast<size_t>(depth * kTileCols), rng);
   for (int rows = 1; rows <= emulated::kAvx512TileRows; ++rows) {
     for (bool transposed : {false, true}) {
       const int64_t rs = transposed ? 1 : a_stride, cs = transposed ? kMaxTileRows : 1;
       for (bool accumulate : {false, true}) {
-        std::vector<float> c1 = normal(static_cast<size_t>(kMaxTileRows * 18), rng), c2 = c1;
+        std::vector<float> c1 = normal_floats(static_cast<size_t>(kMaxTileRows * 18), rng), c2 = c1;
         emulated::tile_avx512(rows, depth, a.data(), rs, cs, panel.data(), c1.data(), 18, accumulate);
         plain.tile(rows, depth, a.data(), rs, cs, panel.data(), c2.data(), 18, accumulate);
         for (size_t i = 0; i < c1.size(); ++i) ASSERT_NEAR(c1[i], c2[i], 1e-4) << "rows " << rows << " at " << i;
@@ -58,7 +53,7 @@ TEST(Avx512TilesEmulated, RowPassesMatchScalarWithTails) {
   const AttentionTileKernels& plain = attention_tile_kernels(Isa::Scalar);
   std::mt19937 rng(4);
   for (int64_t n : {1, 5, 16, 17, 31, 64, 100}) {
-    std::vector<float> row = normal(static_cast<size_t>(n), rng, 40.0f);
+    std::vector<float> row = normal_floats(static_cast<size_t>(n), rng, 40.0f);
     row[0] = -std::numeric_limits<float>::infinity();
     EXPECT_EQ(emulated::row_max_avx512(row.data(), n), plain.row_max(row.data(), n)) << n;
     const float shift = std::max(0.0f, plain.row_max(row.data(), n));
@@ -73,7 +68,7 @@ TEST(Avx512TilesEmulated, RowPassesMatchScalarWithTails) {
     emulated::scale_avx512(s.data(), n, 0.25f);
     plain.scale(t.data(), n, 0.25f);
     for (int64_t j = 0; j < n; ++j) EXPECT_EQ(s[j], t[j]);
-    std::vector<float> p = normal(static_cast<size_t>(n), rng), d1 = normal(static_cast<size_t>(n), rng), d2 = d1;
+    std::vector<float> p = normal_floats(static_cast<size_t>(n), rng), d1 = normal_floats(static_cast<size_t>(n), rng), d2 = d1;
     emulated::softmax_grad_avx512(p.data(), d1.data(), n, 0.3f);
     plain.softmax_grad(p.data(), d2.data(), n, 0.3f);
     for (int64_t j = 0; j < n; ++j) EXPECT_FLOAT_EQ(d1[j], d2[j]);

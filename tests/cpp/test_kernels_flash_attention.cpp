@@ -14,17 +14,12 @@
 #include "attnkit/core/threading.h"
 #include "isa_scope.h"
 #include "kernels/attention_tiles.h"
+#include "random_floats.h"
 #include "kernels/flash_attention.h"
 
 namespace attnkit::kernels {
 namespace {
 
-std::vector<float> normal(size_t n, std::mt19937& rng, float scale = 1.0f) {
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> x(n);
-  for (float& v : x) v = dist(rng);
-  return x;
-}
 
 enum class MaskKind { None, Bool, Float };
 
@@ -62,9 +57,9 @@ void check_problem(const Problem& c, uint32_t seed) {
   const int64_t kv_problems = (c.batch_heads + c.kv_groups - 1) / c.kv_groups;
   const int64_t q_stride = c.head_dim + c.row_padding, k_stride = c.head_dim + c.row_padding;
   const int64_t v_stride = c.value_dim + c.row_padding, out_stride = c.value_dim + c.row_padding;
-  std::vector<float> q = normal(static_cast<size_t>(c.batch_heads * c.queries * q_stride), rng);
-  std::vector<float> k = normal(static_cast<size_t>(kv_problems * c.keys * k_stride), rng);
-  std::vector<float> v = normal(static_cast<size_t>(kv_problems * c.keys * v_stride), rng);
+  std::vector<float> q = normal_floats(static_cast<size_t>(c.batch_heads * c.queries * q_stride), rng);
+  std::vector<float> k = normal_floats(static_cast<size_t>(kv_problems * c.keys * k_stride), rng);
+  std::vector<float> v = normal_floats(static_cast<size_t>(kv_problems * c.keys * v_stride), rng);
   std::vector<int64_t> q_off, k_off, v_off, out_off, mask_off;
   for (int64_t b = 0; b < c.batch_heads; ++b) {
     q_off.push_back(b * c.queries * q_stride);
@@ -75,7 +70,7 @@ void check_problem(const Problem& c, uint32_t seed) {
   }
   // The mask is stored transposed (S, L) to exercise the strided read.
   std::vector<char> bool_mask(static_cast<size_t>(c.queries * c.keys));
-  std::vector<float> float_mask = normal(bool_mask.size(), rng, 2.0f);
+  std::vector<float> float_mask = normal_floats(bool_mask.size(), rng, 2.0f);
   std::bernoulli_distribution keep(0.7);
   for (char& m : bool_mask) m = keep(rng);
   if (!bool_mask.empty()) bool_mask[0] = 0;  // row 0 loses key 0; some rows may lose every key
@@ -105,7 +100,7 @@ void check_problem(const Problem& c, uint32_t seed) {
   p.out = expected.data(); p.lse = expected_lse.data();
   attention_forward_reference(p);
 
-  std::vector<float> dout = normal(out_size, rng);
+  std::vector<float> dout = normal_floats(out_size, rng);
   const size_t dq_size = static_cast<size_t>(c.batch_heads * c.queries * c.head_dim);
   const size_t dk_size = static_cast<size_t>(c.batch_heads * c.keys * c.head_dim);
   const size_t dv_size = static_cast<size_t>(c.batch_heads * c.keys * c.value_dim);
@@ -265,7 +260,7 @@ TEST(FlashAttentionKernel, FullyMaskedRowsGiveZerosAndMinusInfinityLse) {
 TEST(FlashAttentionKernel, WeightsFromLseMatchReference) {
   const int64_t problems = 3, L = 53, S = 140, E = 24;
   std::mt19937 rng(9);
-  std::vector<float> q = normal(problems * L * E, rng), k = normal(problems * S * E, rng);
+  std::vector<float> q = normal_floats(problems * L * E, rng), k = normal_floats(problems * S * E, rng);
   std::vector<float> identity(S * S, 0.0f);
   for (int64_t j = 0; j < S; ++j) identity[j * S + j] = 1.0f;
   std::vector<char> mask(L * S);
@@ -318,13 +313,13 @@ TEST(AttentionTiles, VectorKernelsMatchScalar) {
     const AttentionTileKernels& fast = attention_tile_kernels(isa);
     std::mt19937 rng(11);
     const int64_t depth = 37, a_stride = 41;
-    std::vector<float> a = normal(static_cast<size_t>(kMaxTileRows * a_stride + depth * kMaxTileRows), rng);
-    std::vector<float> panel = normal(static_cast<size_t>(depth * kTileCols), rng);
+    std::vector<float> a = normal_floats(static_cast<size_t>(kMaxTileRows * a_stride + depth * kMaxTileRows), rng);
+    std::vector<float> panel = normal_floats(static_cast<size_t>(depth * kTileCols), rng);
     for (int rows = 1; rows <= fast.tile_rows; ++rows) {
       for (bool transposed : {false, true}) {  // A read row-major, then column-major
         const int64_t rs = transposed ? 1 : a_stride, cs = transposed ? kMaxTileRows : 1;
         for (bool accumulate : {false, true}) {
-          std::vector<float> c1 = normal(static_cast<size_t>(kMaxTileRows * 20), rng), c2 = c1;
+          std::vector<float> c1 = normal_floats(static_cast<size_t>(kMaxTileRows * 20), rng), c2 = c1;
           fast.tile(rows, depth, a.data(), rs, cs, panel.data(), c1.data(), 20, accumulate);
           plain.tile(rows, depth, a.data(), rs, cs, panel.data(), c2.data(), 20, accumulate);
           for (size_t i = 0; i < c1.size(); ++i) ASSERT_NEAR(c1[i], c2[i], 1e-4) << isa_name(isa) << rows << " " << i;
@@ -332,7 +327,7 @@ TEST(AttentionTiles, VectorKernelsMatchScalar) {
       }
     }
     for (int64_t n : {1, 7, 16, 45}) {
-      std::vector<float> row = normal(static_cast<size_t>(n), rng, 5.0f);
+      std::vector<float> row = normal_floats(static_cast<size_t>(n), rng, 5.0f);
       row[0] = -std::numeric_limits<float>::infinity();
       EXPECT_EQ(fast.row_max(row.data(), n), plain.row_max(row.data(), n)) << isa_name(isa) << " n=" << n;
       const float shift = std::max(0.0f, plain.row_max(row.data(), n));

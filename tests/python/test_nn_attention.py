@@ -326,15 +326,14 @@ def test_kv_cache_decoding_equals_full_recomputation(chunks, kv_heads, rng):
     expected = torch.nn.functional.scaled_dot_product_attention(
         torch.from_numpy(q), torch.from_numpy(k), torch.from_numpy(v), is_causal=True, enable_gqa=True)
     cache = nn.KVCache(B, kv_heads, capacity=32, head_dim=E, value_dim=8)
-    storage = cache.keys().data_ptr() if hasattr(cache.keys(), "data_ptr") else None
+    storage = cache.keys().data_ptr()
     outputs, start = [], 0
     for size in chunks:
         sl = slice(start, start + size)
         cache.append(to_attnkit(k[:, :, sl]), to_attnkit(v[:, :, sl]))
         outputs.append(to_numpy(cache.attend(to_attnkit(q[:, :, sl]))))
         start += size
-        if storage is not None:
-            assert cache.keys().data_ptr() == storage
+        assert cache.keys().data_ptr() == storage
     assert cache.length == N
     assert_close(np.concatenate(outputs, axis=2), expected, Tol(1e-5, 2e-6), "incremental decoding")
 

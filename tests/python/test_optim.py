@@ -85,6 +85,9 @@ def test_state_dict_round_trip_resumes_identically(rng):
         step(restored, copies, g)
     for p, q in zip(ours, copies):
         np.testing.assert_array_equal(to_numpy(p), to_numpy(q))
+    with pytest.raises(ValueError, match=r"unexpected key \"state\.x\.exp_avg\""):
+        optim.AdamW(copies[:1], lr=0.01).load_state_dict({"step": attnkit.tensor(1),
+                                                          "state.x.exp_avg": attnkit.zeros(3)})
     with pytest.raises(ValueError, match="has shape"):
         optim.AdamW(copies[:1], lr=0.01).load_state_dict({"step": attnkit.tensor(1),
                                                           "state.0.exp_avg": attnkit.zeros(3)})
