@@ -1,0 +1,31 @@
+// The attnkit command: one subcommand per job.
+//
+//   attnkit demo dates [options]   train a date-translating Transformer and draw its attention
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+
+#include "attnkit/core/error.h"
+#include "demo_dates.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"attnkit: attention mechanisms for deep learning, trained and run on the CPU"};
+  app.set_version_flag("--version", "attnkit 0.1.0");
+  app.require_subcommand(1);
+  CLI::App* demo = app.add_subcommand("demo", "Run a demonstration: a model trained on the spot, with its attention drawn");
+  demo->require_subcommand(1);
+  attnkit::cli::add_dates_demo(*demo);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const attnkit::Error& e) {
+    std::fprintf(stderr, "attnkit: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "attnkit: unexpected error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
