@@ -1,7 +1,9 @@
 #include <cmath>
 
 #include "attnkit/core/rng.h"
+#include "attnkit/core/error.h"
 #include "kernels/flash_attention.h"
+#include "kernels/philox_dropout.h"
 
 namespace attnkit::kernels {
 
@@ -28,14 +30,15 @@ float attention_dropout_factor(const AttentionDropout& d, int64_t row, int64_t k
 
 void apply_attention_dropout(const AttentionDropout& d, int64_t row, int64_t keys, int64_t k0, int64_t cols,
                              float* values) {
-  const float keep_scale = 1.0f / (1.0f - d.p);
-  uint64_t block = d.first_block + static_cast<uint64_t>(row) * row_blocks(keys) + static_cast<uint64_t>(k0 / 4);
-  for (int64_t j = 0; j < cols; j += 4, ++block) {
-    const std::array<uint32_t, 4> words = block_words(d, block);
-    for (int64_t w = 0; w < 4 && j + w < cols; ++w) {
-      values[j + w] *= uint_to_unit_float(words[static_cast<size_t>(w)]) >= d.p ? keep_scale : 0.0f;
-    }
-  }
+  // Key k of a row is element k of the row's stream; blocks start at keys
+  // that are multiples of 4, which every key block of the kernels is.
+  AK_CHECK(k0 % 4 == 0, "apply_attention_dropout: key block must start at a multiple of 4, got ", k0);
+  PhiloxDropout stream;
+  stream.seed = d.seed;
+  stream.first_block = d.first_block + static_cast<uint64_t>(row) * row_blocks(keys) + static_cast<uint64_t>(k0 / 4);
+  stream.p = d.p;
+  stream.scale = 1.0f / (1.0f - d.p);
+  philox_dropout_serial(stream, values, values, cols);
 }
 
 }  // namespace attnkit::kernels

@@ -40,11 +40,58 @@ constexpr int64_t kMinParallelWork = 48 * 48 * 48;
 
 // ---- packing ----
 
+// One full panel of a row-major A (unit column stride): 8 columns at a time,
+// the 6 rows loaded as vectors and transposed in registers (as an 8 x 8 with
+// two rows unused). Each of the 8 stores writes 8 floats of which the last 2
+// are overwritten by the next store; the loop stops while a later column
+// remains, so no store passes the panel's end.
+__attribute__((target("avx2,fma"))) int64_t pack_a_panel_rows_avx2(float* panel, const float* a, int64_t rs,
+                                                                    int64_t kc) {
+  int64_t p = 0;
+  for (; p + 8 < kc; p += 8) {
+    const __m256 r0 = _mm256_loadu_ps(a + 0 * rs + p), r1 = _mm256_loadu_ps(a + 1 * rs + p);
+    const __m256 r2 = _mm256_loadu_ps(a + 2 * rs + p), r3 = _mm256_loadu_ps(a + 3 * rs + p);
+    const __m256 r4 = _mm256_loadu_ps(a + 4 * rs + p), r5 = _mm256_loadu_ps(a + 5 * rs + p);
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 u4 = _mm256_shuffle_ps(t4, zero, 0x44), u5 = _mm256_shuffle_ps(t4, zero, 0xEE);
+    const __m256 u6 = _mm256_shuffle_ps(t5, zero, 0x44), u7 = _mm256_shuffle_ps(t5, zero, 0xEE);
+    // Column p + q: rows 0-3 from u, rows 4-5 (and 2 spare) from the matching u4..u7.
+    float* out = panel + p * kMR;
+    _mm256_storeu_ps(out + 0 * kMR, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(out + 1 * kMR, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(out + 2 * kMR, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(out + 3 * kMR, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(out + 4 * kMR, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(out + 5 * kMR, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(out + 6 * kMR, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(out + 7 * kMR, _mm256_permute2f128_ps(u3, u7, 0x31));
+  }
+  return p;
+}
+
 // Ap: ceil(mc / MR) panels, each kc x MR (column p holds rows i..i+MR), zero-padded.
 void pack_a(float* ap, const float* a, int64_t rs, int64_t cs, int64_t mc, int64_t kc) {
+  const bool vector = active_isa() >= Isa::Avx2;
   for (int64_t i0 = 0; i0 < mc; i0 += kMR) {
     const int64_t rows = std::min(kMR, mc - i0);
     float* panel = ap + i0 * kc;
+    if (rows == kMR && cs == 1 && vector) {
+      const float* src = a + i0 * rs;
+      for (int64_t p = pack_a_panel_rows_avx2(panel, src, rs, kc); p < kc; ++p) {
+        for (int64_t i = 0; i < kMR; ++i) panel[p * kMR + i] = src[i * rs + p];
+      }
+      continue;
+    }
+    if (rows == kMR && rs == 1) {
+      // Column-major A (a transposed gradient, gᵀ x): each column's 6 rows are adjacent.
+      for (int64_t p = 0; p < kc; ++p) std::memcpy(panel + p * kMR, a + i0 + p * cs, kMR * sizeof(float));
+      continue;
+    }
     for (int64_t p = 0; p < kc; ++p) {
       const float* src = a + i0 * rs + p * cs;
       int64_t i = 0;

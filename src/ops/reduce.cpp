@@ -83,8 +83,73 @@ Tensor expand_grad(const Tensor& g, const Shape& keep_shape, const Shape& input_
   return g.reshape(keep_shape).expand(input_shape);
 }
 
+// The number of leading dims when `dims` are exactly dims 0..k-1 of x
+// (k < x.dim()), else 0.
+int64_t leading_dims(const Tensor& x, const Dims& dims) {
+  const int64_t nd = x.dim();
+  std::vector<bool> reduced(static_cast<size_t>(nd), false);
+  for (int64_t d : dims) {
+    if (d < -nd || d >= nd) return 0;  // to_rows reports it
+    const int64_t w = d < 0 ? d + nd : d;
+    if (reduced[w]) return 0;
+    reduced[w] = true;
+  }
+  const int64_t k = static_cast<int64_t>(dims.size());
+  for (int64_t d = 0; d < nd; ++d) {
+    if (reduced[d] != (d < k)) return 0;
+  }
+  return k < nd ? k : 0;
+}
+
+// Σ over the rows of a contiguous float32 (rows, columns) matrix, in double:
+// the bias gradient of a linear layer ((N, L, out) -> (out)) without
+// transposing the gradient first. Threads take column ranges.
+Tensor column_sums(const Tensor& x, int64_t lead, bool keepdim) {
+  int64_t rows = 1;
+  Shape out_shape, keep_shape;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (d < lead) {
+      rows *= x.size(d);
+      keep_shape.push_back(1);
+    } else {
+      out_shape.push_back(x.size(d));
+      keep_shape.push_back(x.size(d));
+    }
+  }
+  const int64_t columns = shape_numel(out_shape);
+  Tensor out = empty(keepdim ? keep_shape : out_shape, kFloat32);
+  const float* in = x.data<float>();
+  float* o = out.data<float>();
+  constexpr int64_t kBlock = 64;  // columns per task: a few cache lines per row
+  const int64_t blocks = (columns + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (rows * columns > (1 << 15) && blocks > 1)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t c0 = b * kBlock, width = std::min(kBlock, columns - c0);
+    double total[kBlock] = {};
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = in + r * columns + c0;
+      for (int64_t c = 0; c < width; ++c) total[c] += row[c];
+    }
+    for (int64_t c = 0; c < width; ++c) o[c0 + c] = static_cast<float>(total[c]);
+  }
+  return out;
+}
+
 Tensor sum_impl(const Tensor& x, const Dims& dims, bool keepdim, bool all) {
   const char* op = "sum";
+  if (!all && x.dtype() == kFloat32 && x.is_contiguous()) {
+    if (const int64_t lead = leading_dims(x, dims); lead > 0) {
+      Tensor result = column_sums(x, lead, keepdim);
+      if (autograd::needs_grad({&x})) {
+        Shape keep = x.shape(), input_shape = x.shape();
+        for (int64_t d = 0; d < lead; ++d) keep[static_cast<size_t>(d)] = 1;
+        autograd::record("sum", result, {x}, [keep, input_shape](const Tensor& g, const std::vector<bool>&) {
+          return std::vector<Tensor>{expand_grad(g, keep, input_shape)};
+        });
+      }
+      return result;
+    }
+  }
   RowLayout layout = to_rows(x, all ? Dims{} : dims, op);
   DType out_dtype = is_floating(x.dtype()) ? kFloat32 : kInt64;
   Tensor out = empty({layout.outer}, out_dtype);

@@ -105,6 +105,10 @@ TEST(Gemm, LargeBlockedProblem) {
   for (int layout = 0; layout < 4; ++layout) {
     Problem p = make_problem(400, 300, 600, layout & 1, layout & 2, 99 + layout);
     expect_matches_reference(p, "large");
+    // A last k block of 101 columns: the vector packing of A's panels ends
+    // on a scalar tail that is not a multiple of 8.
+    Problem ragged = make_problem(401, 130, 613, layout & 1, layout & 2, 199 + layout);
+    expect_matches_reference(ragged, "large, ragged k");
   }
 }
 

@@ -24,7 +24,7 @@ const std::vector<DimsCase>& dims_cases() {
   static const std::vector<DimsCase> cases = {
       {"dim0", {0}, false},         {"dim1_keep", {1}, true},       {"last", {-1}, false},
       {"last_keep", {-1}, true},    {"first_last", {0, 2}, false},  {"first_last_keep", {0, -1}, true},
-      {"all_three", {0, 1, 2}, false}, {"middle_neg", {-2}, false},
+      {"all_three", {0, 1, 2}, false}, {"middle_neg", {-2}, false},  {"leading_two_keep", {1, 0}, true},
   };
   return cases;
 }
@@ -116,6 +116,20 @@ TEST(Reduce, SumAccumulatesInDouble) {
   Tensor tenths = full({1 << 20}, 0.1);
   EXPECT_NEAR(sum(tenths).item(), 0.1f * static_cast<double>(1 << 20), 1e-3);
   EXPECT_NEAR(mean(tenths).item(), 0.1f, 1e-9);
+}
+
+TEST(Reduce, SumOverLeadingDimsOfALargeMatrix) {
+  // The column-sum path (a bias gradient): threads, blocks of 64 columns and
+  // a ragged last block.
+  Tensor x = randn_tensor({70, 40, 150}, 5);
+  std::vector<double> v = values(x), want(150, 0.0);
+  for (size_t i = 0; i < v.size(); ++i) want[i % 150] += v[i];
+  EXPECT_TRUE(all_close(sum(x, {0, 1}), want, 1e-4, 1e-6));
+  EXPECT_EQ(sum(x, {0, 1}, true).shape(), (Shape{1, 1, 150}));
+  Tensor g = leaf(randn_tensor({70, 40, 150}, 6));
+  sum(g, {0, 1}).backward(randn_tensor({150}, 7));
+  std::vector<double> upstream = values(randn_tensor({150}, 7)), got = values(g.grad());
+  for (size_t i = 0; i < got.size(); i += 997) EXPECT_DOUBLE_EQ(got[i], upstream[i % 150]) << i;
 }
 
 TEST(Reduce, EmptyInputs) {
