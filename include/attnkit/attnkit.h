@@ -38,6 +38,7 @@
 #include "attnkit/ops/embedding.h"
 #include "attnkit/ops/join.h"
 #include "attnkit/ops/layer_norm.h"
+#include "attnkit/ops/linear.h"
 #include "attnkit/ops/loss.h"
 #include "attnkit/ops/matmul.h"
 #include "attnkit/ops/reduce.h"

@@ -147,11 +147,12 @@ void pack_b(float* bp, const float* b, int64_t rs, int64_t cs, int64_t kc, int64
 
 // ---- micro-kernels: tile (MR x NR) = Ap panel . Bp panel, stored into or added to c ----
 
+// accumulate: add to c; otherwise store, adding bias[0..NR) per row if given.
 using MicroKernel = void (*)(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc,
-                             bool accumulate);
+                             bool accumulate, const float* bias);
 
 void micro_kernel_scalar(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc,
-                         bool accumulate) {
+                         bool accumulate, const float* bias) {
   float tile[kMR][kNR] = {};
   for (int64_t p = 0; p < kc; ++p) {
     for (int64_t i = 0; i < kMR; ++i) {
@@ -160,12 +161,15 @@ void micro_kernel_scalar(int64_t kc, const float* ap, const float* bp, float* c,
     }
   }
   for (int64_t i = 0; i < kMR; ++i) {
-    for (int64_t j = 0; j < kNR; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + tile[i][j];
+    for (int64_t j = 0; j < kNR; ++j) {
+      c[i * ldc + j] = (accumulate ? c[i * ldc + j] : (bias ? bias[j] : 0.0f)) + tile[i][j];
+    }
   }
 }
 
 __attribute__((target("avx2,fma"))) void micro_kernel_avx2(int64_t kc, const float* ap, const float* bp,
-                                                            float* c, int64_t ldc, bool accumulate) {
+                                                            float* c, int64_t ldc, bool accumulate,
+                                                            const float* bias) {
   // Bring the C tile towards L1 while the FMAs run; it is touched only at the end.
   for (int64_t i = 0; i < kMR; ++i) {
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
@@ -202,6 +206,9 @@ __attribute__((target("avx2,fma"))) void micro_kernel_avx2(int64_t kc, const flo
     if (accumulate) {
       lo = _mm256_add_ps(lo, _mm256_loadu_ps(out));
       hi = _mm256_add_ps(hi, _mm256_loadu_ps(out + 8));
+    } else if (bias) {
+      lo = _mm256_add_ps(lo, _mm256_loadu_ps(bias));
+      hi = _mm256_add_ps(hi, _mm256_loadu_ps(bias + 8));
     }
     _mm256_storeu_ps(out, lo);
     _mm256_storeu_ps(out + 8, hi);
@@ -212,10 +219,10 @@ __attribute__((target("avx2,fma"))) void micro_kernel_avx2(int64_t kc, const flo
 // unit column stride) instead of a packed panel. Used when C is narrow: then
 // each A element feeds few tiles, and packing A would cost as much as the FMAs.
 using DirectKernel = void (*)(int64_t kc, const float* const* a_rows, const float* bp, float* c,
-                              int64_t ldc, bool accumulate);
+                              int64_t ldc, bool accumulate, const float* bias);
 
 void direct_kernel_scalar(int64_t kc, const float* const* a_rows, const float* bp, float* c,
-                          int64_t ldc, bool accumulate) {
+                          int64_t ldc, bool accumulate, const float* bias) {
   float tile[kMR][kNR] = {};
   for (int64_t p = 0; p < kc; ++p) {
     for (int64_t i = 0; i < kMR; ++i) {
@@ -224,13 +231,15 @@ void direct_kernel_scalar(int64_t kc, const float* const* a_rows, const float* b
     }
   }
   for (int64_t i = 0; i < kMR; ++i) {
-    for (int64_t j = 0; j < kNR; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + tile[i][j];
+    for (int64_t j = 0; j < kNR; ++j) {
+      c[i * ldc + j] = (accumulate ? c[i * ldc + j] : (bias ? bias[j] : 0.0f)) + tile[i][j];
+    }
   }
 }
 
 __attribute__((target("avx2,fma"))) void direct_kernel_avx2(int64_t kc, const float* const* a_rows,
                                                              const float* bp, float* c, int64_t ldc,
-                                                             bool accumulate) {
+                                                             bool accumulate, const float* bias) {
   for (int64_t i = 0; i < kMR; ++i) {
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 15), _MM_HINT_T0);
@@ -267,6 +276,9 @@ __attribute__((target("avx2,fma"))) void direct_kernel_avx2(int64_t kc, const fl
     if (accumulate) {
       lo = _mm256_add_ps(lo, _mm256_loadu_ps(out));
       hi = _mm256_add_ps(hi, _mm256_loadu_ps(out + 8));
+    } else if (bias) {
+      lo = _mm256_add_ps(lo, _mm256_loadu_ps(bias));
+      hi = _mm256_add_ps(hi, _mm256_loadu_ps(bias + 8));
     }
     _mm256_storeu_ps(out, lo);
     _mm256_storeu_ps(out + 8, hi);
@@ -374,18 +386,22 @@ void gemm_blocked(const GemmArgs& g, int member, int team_size, PackTarget pack)
             float* target = full ? c : edge;
             const int64_t ld = full ? g.ldc : kNR;
             const bool acc = full && accumulate;
+            // The bias enters with the first k block of a full tile (edge
+            // tiles add it below).
+            const float* tile_bias = full && !accumulate && g.bias ? g.bias + jc + jr : nullptr;
             if (direct_a) {
               const float* a_rows[kMR];
               // Rows past the edge repeat row 0: valid memory, results discarded.
               for (int64_t i = 0; i < kMR; ++i) a_rows[i] = a_block + (i < rows ? ir + i : ir) * g.a_row_stride;
-              direct_kernel(kc, a_rows, b_panel, target, ld, acc);
+              direct_kernel(kc, a_rows, b_panel, target, ld, acc, tile_bias);
             } else {
-              kernel(kc, pack.a + ir * kc, b_panel, target, ld, acc);
+              kernel(kc, pack.a + ir * kc, b_panel, target, ld, acc, tile_bias);
             }
             if (full) continue;
             for (int64_t i = 0; i < rows; ++i) {
               for (int64_t j = 0; j < cols; ++j) {
-                c[i * g.ldc + j] = (accumulate ? c[i * g.ldc + j] : 0.0f) + edge[i * kNR + j];
+                const float base = accumulate ? c[i * g.ldc + j] : (g.bias ? g.bias[jc + jr + j] : 0.0f);
+                c[i * g.ldc + j] = base + edge[i * kNR + j];
               }
             }
           }
@@ -410,7 +426,13 @@ void gemm_alone(const GemmArgs& g) {
 bool trivial(const GemmArgs& g) {
   if (g.m <= 0 || g.n <= 0) return true;
   if (g.k <= 0) {
-    for (int64_t i = 0; i < g.m; ++i) std::fill(g.c + i * g.ldc, g.c + i * g.ldc + g.n, 0.0f);
+    for (int64_t i = 0; i < g.m; ++i) {
+      if (g.bias) {
+        std::copy(g.bias, g.bias + g.n, g.c + i * g.ldc);
+      } else {
+        std::fill(g.c + i * g.ldc, g.c + i * g.ldc + g.n, 0.0f);
+      }
+    }
     return true;
   }
   return false;
@@ -467,6 +489,7 @@ void gemm(const GemmArgs& g) {
         part.n = end - begin;
         part.b = g.b + begin * g.b_col_stride;
         part.c = g.c + begin;
+        if (g.bias) part.bias = g.bias + begin;
       } else {
         part.m = end - begin;
         part.a = g.a + begin * g.a_row_stride;
@@ -510,7 +533,7 @@ void gemm_reference(const GemmArgs& g) {
         total += static_cast<double>(g.a[i * g.a_row_stride + p * g.a_col_stride]) *
                  g.b[p * g.b_row_stride + j * g.b_col_stride];
       }
-      g.c[i * g.ldc + j] = static_cast<float>(total);
+      g.c[i * g.ldc + j] = static_cast<float>(total + (g.bias ? g.bias[j] : 0.0));
     }
   }
 }

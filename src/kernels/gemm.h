@@ -23,6 +23,7 @@ struct GemmArgs {
   int64_t b_row_stride = 0, b_col_stride = 0;  // B[p][j] = b[p * b_row_stride + j * b_col_stride]
   float* c = nullptr;
   int64_t ldc = 0;                             // C[i][j] = c[i * ldc + j]
+  const float* bias = nullptr;                 // optional (n): C = A B + bias, added to every row
 };
 
 // Splits the work over the OpenMP threads (call it outside a parallel region;

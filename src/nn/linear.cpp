@@ -5,21 +5,9 @@
 #include "attnkit/core/error.h"
 #include "attnkit/nn/init.h"
 #include "attnkit/ops/elementwise.h"
-#include "attnkit/ops/matmul.h"
+#include "attnkit/ops/linear.h"
 
 namespace attnkit::nn {
-
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  AK_CHECK(weight.dim() == 2, "linear: weight must be (out_features, in_features), got shape ",
-           shape_str(weight.shape()));
-  AK_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input of shape ", shape_str(x.shape()),
-           " has ", x.dim() >= 1 ? x.size(-1) : 0, " features, the weight expects ", weight.size(1));
-  Tensor y = matmul(x, weight.t());
-  if (!bias.defined()) return y;
-  AK_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "linear: bias must be (", weight.size(0),
-           "), got shape ", shape_str(bias.shape()));
-  return add(y, bias);
-}
 
 Linear::Linear(int64_t in, int64_t out, bool with_bias, Generator* generator)
     : in_features(in), out_features(out) {

@@ -9,6 +9,7 @@
 #include "attnkit/ops/compare.h"
 #include "attnkit/ops/reduce.h"
 #include "kernels/dispatch.h"
+#include "kernels/relu_backward.h"
 #include "kernels/elementwise_loops.h"
 
 namespace attnkit {
@@ -226,7 +227,7 @@ float unary_value(Unary op, float x) {
 }
 
 // d out / d x, from the input x and the output y.
-float unary_derivative(Unary op, float x, float y) {
+inline float unary_derivative(Unary op, float x, float y) {
   switch (op) {
     case Unary::Neg: return -1.0f;
     case Unary::Exp: return y;                      // d e^x = e^x
@@ -235,7 +236,7 @@ float unary_derivative(Unary op, float x, float y) {
     case Unary::Abs: return x > 0 ? 1.0f : (x < 0 ? -1.0f : 0.0f);
     case Unary::Tanh: return 1.0f - y * y;          // d tanh = 1 - tanh²
     case Unary::Sigmoid: return y * (1.0f - y);     // d σ = σ (1 - σ)
-    case Unary::Relu: return x > 0 ? 1.0f : 0.0f;
+    case Unary::Relu: return x > 0 ? 1.0f : 0.0f;  // (the backward uses kernels::relu_backward)
     case Unary::GeluExact: {  // d [x Φ(x)] = Φ(x) + x φ(x)
       float cdf = 0.5f * (1.0f + std::erf(x * kInvSqrt2));
       return cdf + x * kInvSqrt2Pi * std::exp(-0.5f * x * x);
@@ -295,9 +296,33 @@ Tensor unary(Unary op, const Tensor& x) {
     Tensor saved_x = x.detach(), saved_y = out.detach();
     autograd::record(name, out, {x}, [op, saved_x, saved_y](const Tensor& g, const std::vector<bool>&) {
       Tensor grad = empty(g.shape(), kFloat32);
-      kernels::ternary_map<float, float, float, float>(
-          grad, g, saved_x, saved_y,
-          [op](float dy, float xv, float yv) { return dy * unary_derivative(op, xv, yv); });
+      if (op == Unary::Relu) {
+        const Tensor gc = g.contiguous(), xc = saved_x.to(kFloat32).contiguous();
+        kernels::relu_backward(gc.data<float>(), xc.data<float>(), grad.data<float>(), grad.numel());
+        return std::vector<Tensor>{grad};
+      }
+      // One loop per op (as the forward), so the derivative inlines and
+      // vectorises instead of switching per element.
+      switch (op) {
+#define AK_UNARY_GRAD_CASE(kind)                                                                  \
+  case kind:                                                                                      \
+    kernels::ternary_map<float, float, float, float>(                                             \
+        grad, g, saved_x, saved_y,                                                                \
+        [](float dy, float xv, float yv) { return dy * unary_derivative(kind, xv, yv); });        \
+    break;
+        AK_UNARY_GRAD_CASE(Unary::Neg)
+        AK_UNARY_GRAD_CASE(Unary::Exp)
+        AK_UNARY_GRAD_CASE(Unary::Log)
+        AK_UNARY_GRAD_CASE(Unary::Sqrt)
+        AK_UNARY_GRAD_CASE(Unary::Abs)
+        AK_UNARY_GRAD_CASE(Unary::Tanh)
+        AK_UNARY_GRAD_CASE(Unary::Sigmoid)
+        AK_UNARY_GRAD_CASE(Unary::Relu)
+        AK_UNARY_GRAD_CASE(Unary::GeluExact)
+        AK_UNARY_GRAD_CASE(Unary::GeluTanh)
+        AK_UNARY_GRAD_CASE(Unary::Silu)
+#undef AK_UNARY_GRAD_CASE
+      }
       return std::vector<Tensor>{grad};
     });
   }

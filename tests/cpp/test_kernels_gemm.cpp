@@ -34,6 +34,7 @@ struct Problem {
   int64_t m, n, k;
   bool a_transposed, b_transposed;
   std::vector<float> a, b;
+  std::vector<float> bias;  // empty: no bias
   GemmArgs args(float* c) const {
     GemmArgs g;
     g.m = m; g.n = n; g.k = k;
@@ -46,6 +47,7 @@ struct Problem {
     g.b_col_stride = b_transposed ? ldb : 1;
     g.c = c;
     g.ldc = n + 1;
+    g.bias = bias.empty() ? nullptr : bias.data();
     return g;
   }
 };
@@ -58,6 +60,11 @@ Problem make_problem(int64_t m, int64_t n, int64_t k, bool at, bool bt, unsigned
   p.b.resize(static_cast<size_t>(((bt ? k : n) + 5) * (bt ? n : k)));
   for (float& v : p.a) v = dist(gen);
   for (float& v : p.b) v = dist(gen);
+  // Every other problem adds a bias row (a linear layer's epilogue).
+  if ((seed ^ (seed >> 2)) & 1) {
+    p.bias.resize(static_cast<size_t>(n));
+    for (float& v : p.bias) v = 4 * dist(gen);
+  }
   return p;
 }
 
@@ -120,6 +127,17 @@ TEST(Gemm, TeamSharingPackedBMatchesReference) {
     Problem p = make_problem(1100, 1000, 1000, layout & 1, layout & 2, 7 + layout);
     expect_matches_reference(p, "team");
   }
+}
+
+TEST(Gemm, EmptyInnerDimensionGivesTheBias) {
+  std::vector<float> bias = {1.5f, -2.0f, 3.0f};
+  std::vector<float> c(6, std::nanf(""));
+  GemmArgs g;
+  g.m = 2; g.n = 3; g.k = 0;
+  g.c = c.data(); g.ldc = 3;
+  g.bias = bias.data();
+  gemm(g);
+  EXPECT_EQ(c, (std::vector<float>{1.5f, -2.0f, 3.0f, 1.5f, -2.0f, 3.0f}));
 }
 
 TEST(Gemm, EmptyInnerDimensionGivesZeros) {

@@ -4,6 +4,7 @@
 
 #include "attnkit/nn/module.h"
 #include "attnkit/core/rng.h"
+#include "attnkit/ops/linear.h"
 
 namespace attnkit::nn {
 
@@ -20,7 +21,8 @@ class Linear : public Module {
   Tensor bias;    // (out) or undefined
 };
 
-// The functional form: x (..., in), weight (out, in), bias (out) or undefined.
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+// The functional form, attnkit::linear (ops/linear.h): x (..., in),
+// weight (out, in), bias (out) or undefined.
+using attnkit::linear;
 
 }  // namespace attnkit::nn
