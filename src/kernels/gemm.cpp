@@ -101,6 +101,29 @@ void pack_a(float* ap, const float* a, int64_t rs, int64_t cs, int64_t mc, int64
   }
 }
 
+// Eight columns of a column-major B (column j at src + j * cs, 8 values of
+// k each) into 8 rows of a panel (row stride NR): an 8 x 8 register transpose.
+__attribute__((target("avx2,fma"))) void pack_b_transposed_block_avx2(float* dst, const float* src, int64_t cs) {
+  __m256 r[8];
+  for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + j * cs);
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  _mm256_storeu_ps(dst + 0 * kNR, _mm256_permute2f128_ps(u0, u4, 0x20));
+  _mm256_storeu_ps(dst + 1 * kNR, _mm256_permute2f128_ps(u1, u5, 0x20));
+  _mm256_storeu_ps(dst + 2 * kNR, _mm256_permute2f128_ps(u2, u6, 0x20));
+  _mm256_storeu_ps(dst + 3 * kNR, _mm256_permute2f128_ps(u3, u7, 0x20));
+  _mm256_storeu_ps(dst + 4 * kNR, _mm256_permute2f128_ps(u0, u4, 0x31));
+  _mm256_storeu_ps(dst + 5 * kNR, _mm256_permute2f128_ps(u1, u5, 0x31));
+  _mm256_storeu_ps(dst + 6 * kNR, _mm256_permute2f128_ps(u2, u6, 0x31));
+  _mm256_storeu_ps(dst + 7 * kNR, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
 // Bp: ceil(nc / NR) panels, each kc x NR (row p holds columns j..j+NR), zero-padded.
 void pack_b(float* bp, const float* b, int64_t rs, int64_t cs, int64_t kc, int64_t nc) {
   if (cs == 1 && nc % kNR == 0) {
@@ -118,6 +141,19 @@ void pack_b(float* bp, const float* b, int64_t rs, int64_t cs, int64_t kc, int64
   for (int64_t j0 = 0; j0 < nc; j0 += kNR) {
     const int64_t cols = std::min(kNR, nc - j0);
     float* panel = bp + j0 * kc;
+    if (rs == 1 && cs != 1 && cols == kNR && active_isa() >= Isa::Avx2) {
+      // Column-major B (a transposed weight, x @ Wᵀ), a full panel: 8 x 8
+      // blocks transposed in registers, then the rest of k one row at a time.
+      int64_t p = 0;
+      for (; p + 8 <= kc; p += 8) {
+        pack_b_transposed_block_avx2(panel + p * kNR, b + j0 * cs + p, cs);
+        pack_b_transposed_block_avx2(panel + p * kNR + 8, b + (j0 + 8) * cs + p, cs);
+      }
+      for (; p < kc; ++p) {
+        for (int64_t j = 0; j < kNR; ++j) panel[p * kNR + j] = b[(j0 + j) * cs + p];
+      }
+      continue;
+    }
     if (rs == 1 && cs != 1) {
       // Column-major B (a transposed weight, x @ Wᵀ): read each column
       // sequentially rather than gathering 16 columns per row.

@@ -1,22 +1,13 @@
 #include "attnkit/ops/dropout.h"
 
+#include <memory>
+#include <vector>
+
 #include "attnkit/core/autograd.h"
 #include "attnkit/ops/elementwise.h"
 #include "kernels/philox_dropout.h"
 
 namespace attnkit {
-
-namespace {
-
-// out = x · mask for a contiguous float32 x, the mask drawn from `stream`.
-Tensor apply_mask(const Tensor& x, const kernels::PhiloxDropout& stream) {
-  const Tensor in = x.contiguous();
-  Tensor out = empty(in.shape(), kFloat32);
-  kernels::philox_dropout(stream, in.data<float>(), out.data<float>(), in.numel());
-  return out;
-}
-
-}  // namespace
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator* generator) {
   AK_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability has to be between 0 and 1, but got ", p);
@@ -24,8 +15,9 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* generator) {
   if (!training || p == 0.0) return x;
   if (p == 1.0) return mul(x, 0.0);
   // Element i is kept when the i-th uniform of the stream (as rand(x.shape())
-  // would draw it) is >= p, and scaled by 1 / (1 - p). The backward pass
-  // draws the same mask again from the stream instead of storing it.
+  // would draw it) is >= p, and scaled by 1 / (1 - p). The mask is never a
+  // float tensor: the kernel draws it while it writes the output, and keeps
+  // one bit per element for the backward when a gradient is wanted.
   Generator& gen = generator ? *generator : default_generator();
   const auto [seed, first] = gen.reserve(static_cast<uint64_t>((x.numel() + 3) / 4));
   kernels::PhiloxDropout stream;
@@ -33,15 +25,24 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* generator) {
   stream.first_block = first;
   stream.p = static_cast<float>(p);
   stream.scale = static_cast<float>(1.0 / (1.0 - p));
+  const bool wants_grad = autograd::needs_grad({&x});
+  auto keep_bits = std::make_shared<std::vector<uint8_t>>(wants_grad ? (x.numel() + 7) / 8 : 0, uint8_t{0});
   Tensor out;
   {
     NoGradGuard no_grad;
-    out = apply_mask(x.to(kFloat32), stream);
+    const Tensor in = x.to(kFloat32).contiguous();
+    out = empty(in.shape(), kFloat32);
+    kernels::philox_dropout(stream, in.data<float>(), out.data<float>(), in.numel(),
+                            wants_grad ? keep_bits->data() : nullptr);
     if (x.dtype() != kFloat32) out = out.to(x.dtype());
   }
-  if (autograd::needs_grad({&x})) {
-    autograd::record("dropout", out, {x}, [stream](const Tensor& g, const std::vector<bool>&) {
-      return std::vector<Tensor>{apply_mask(g.to(kFloat32), stream)};
+  if (wants_grad) {
+    const float scale = stream.scale;
+    autograd::record("dropout", out, {x}, [keep_bits, scale](const Tensor& g, const std::vector<bool>&) {
+      const Tensor gc = g.to(kFloat32).contiguous();
+      Tensor dx = empty(gc.shape(), kFloat32);
+      kernels::apply_keep_bits(keep_bits->data(), scale, gc.data<float>(), dx.data<float>(), gc.numel());
+      return std::vector<Tensor>{dx};
     });
   }
   return out;

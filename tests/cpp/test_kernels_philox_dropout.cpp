@@ -48,6 +48,39 @@ TEST(PhiloxDropoutKernel, VectorPathEqualsTheReference) {
   }
 }
 
+TEST(PhiloxDropoutKernel, KeepBitsRecordTheMaskAndReplayIt) {
+  ThreadCountGuard threads;
+  for (kernels::Isa isa : kernels::kAllIsas) {
+    if (!kernels::cpu_has(isa)) continue;
+    kernels::IsaScope scope(isa);
+    for (int t : {1, 2}) {
+      set_num_threads(t);
+      for (int64_t n : {1, 7, 8, 33, 100, (1 << 15) + 13, (1 << 16) + 40}) {
+        const PhiloxDropout d{42, 17, 0.4f, 1.0f / 0.6f};
+        std::mt19937 rng(static_cast<uint32_t>(n));
+        std::vector<float> in = kernels::normal_floats(static_cast<size_t>(n), rng);
+        std::vector<float> out(in.size()), want(in.size());
+        std::vector<uint8_t> bits(static_cast<size_t>((n + 7) / 8), 0);
+        kernels::philox_dropout(d, in.data(), out.data(), n, bits.data());
+        kernels::philox_dropout_reference(d, in.data(), want.data(), n);
+        ASSERT_TRUE(same_bits(out, want)) << kernels::isa_name(isa) << " n " << n;
+        for (int64_t i = 0; i < n; ++i) {
+          const bool kept = uint_to_unit_float(philox_word(d.seed, d.first_block, static_cast<uint64_t>(i))) >= d.p;
+          ASSERT_EQ(((bits[static_cast<size_t>(i / 8)] >> (i % 8)) & 1) != 0, kept) << "n " << n << " i " << i;
+        }
+        // Replaying the bits on another input is the backward.
+        std::vector<float> g = kernels::normal_floats(static_cast<size_t>(n), rng), replay(in.size()),
+                           replay_ref(in.size()), redraw(in.size());
+        kernels::apply_keep_bits(bits.data(), d.scale, g.data(), replay.data(), n);
+        kernels::apply_keep_bits_reference(bits.data(), d.scale, g.data(), replay_ref.data(), n);
+        kernels::philox_dropout_reference(d, g.data(), redraw.data(), n);
+        EXPECT_TRUE(same_bits(replay, replay_ref)) << kernels::isa_name(isa) << " n " << n;
+        EXPECT_TRUE(same_bits(replay, redraw)) << kernels::isa_name(isa) << " n " << n;
+      }
+    }
+  }
+}
+
 TEST(PhiloxDropoutKernel, KeepsAboutOneMinusPAndScalesThem) {
   const int64_t n = 1 << 18;
   std::vector<float> in(n, 1.0f), out(n);
@@ -79,7 +112,7 @@ TEST(PhiloxDropoutOp, MaskIsTheOneRandWouldDraw) {
   }
 }
 
-TEST(PhiloxDropoutOp, BackwardRedrawsTheSameMask) {
+TEST(PhiloxDropoutOp, BackwardAppliesTheForwardMask) {
   Generator gen(4);
   Tensor x = leaf(randn_tensor({300, 70}, 8));
   Tensor y = dropout(x, 0.5, true, &gen);
