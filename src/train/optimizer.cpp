@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "attnkit/core/autograd.h"
 #include "attnkit/core/error.h"
@@ -140,20 +141,30 @@ void Adam::step() {
     float* v = buffer(i, "exp_avg_sq").data<float>();
     float* vmax = options.amsgrad ? buffer(i, "max_exp_avg_sq").data<float>() : nullptr;
     const int64_t n = p.numel();
+    // The update with its options fixed at compile time, so the loop has no
+    // branches and vectorises.
+    auto update = [&](auto decoupled, auto amsgrad) {
 #pragma omp parallel for if (n > (1 << 16))
-    for (int64_t j = 0; j < n; ++j) {
-      float d = gr[j];
-      if (options.decoupled_weight_decay) {
-        x[j] *= 1.0f - lr * wd;
-      } else {
-        d += wd * x[j];
+      for (int64_t j = 0; j < n; ++j) {
+        float d = gr[j];
+        if constexpr (decoupled) {
+          x[j] *= 1.0f - lr * wd;
+        } else {
+          d += wd * x[j];
+        }
+        m[j] += (d - m[j]) * (1.0f - b1);  // torch's lerp form of b1 m + (1 - b1) d
+        v[j] = b2 * v[j] + (1.0f - b2) * d * d;
+        float second = v[j];
+        if constexpr (amsgrad) second = vmax[j] = std::max(vmax[j], v[j]);
+        const float denom = std::sqrt(second) / bias2_sqrt + eps;
+        x[j] -= step_size * (m[j] / denom);  // torch's addcdiv order
       }
-      m[j] += (d - m[j]) * (1.0f - b1);  // torch's lerp form of b1 m + (1 - b1) d
-      v[j] = b2 * v[j] + (1.0f - b2) * d * d;
-      float second = v[j];
-      if (vmax) second = vmax[j] = std::max(vmax[j], v[j]);
-      const float denom = std::sqrt(second) / bias2_sqrt + eps;
-      x[j] -= step_size * (m[j] / denom);  // torch's addcdiv order
+    };
+    using std::false_type, std::true_type;
+    if (options.decoupled_weight_decay) {
+      vmax ? update(true_type{}, true_type{}) : update(true_type{}, false_type{});
+    } else {
+      vmax ? update(false_type{}, true_type{}) : update(false_type{}, false_type{});
     }
   }
 }
