@@ -131,6 +131,8 @@ int run_dates_demo(const DatesDemoOptions& o) {
   std::printf("  e.g.    \"%s\" -> \"%s\", \"%s\" -> \"%s\"\n\n", train_pairs[0].source.c_str(),
               train_pairs[0].target.c_str(), train_pairs[1].source.c_str(), train_pairs[1].target.c_str());
 
+  std::fflush(stdout);  // the header before the progress bar (stderr), also when piped
+
   train::AdamOptions adam = train::AdamW::with_adamw_defaults();
   adam.lr = o.lr;
   adam.beta2 = 0.98;  // the paper's; adapts faster than 0.999 over a short run
@@ -203,7 +205,8 @@ int run_dates_demo(const DatesDemoOptions& o) {
 
   if (o.examples > 0) {
     std::filesystem::create_directories(o.out_dir);
-    std::printf("\ncross-attention heatmaps (rows: output characters, columns: input characters):\n");
+    std::printf("\ncross-attention heatmaps in %s\n(rows: output characters, columns: input characters):\n",
+                std::filesystem::absolute(o.out_dir).lexically_normal().c_str());
     for (size_t k = 0; k < shown.size(); ++k) {
       const DatePair& pair = held_out[shown[k]];
       const Batch one = make_batch({pair}, 0, 1, vocab);

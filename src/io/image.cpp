@@ -60,8 +60,9 @@ void Image::draw_text(int x, int y, const std::string& text, Rgb color, int scal
   AK_CHECK(scale >= 1, "Image.draw_text: scale must be at least 1, got ", scale);
   std::string s = printable(text);
   // stb_easy_font emits axis-aligned quads, 4 vertices of 16 bytes each
-  // (x, y, z as float, then RGBA); ~270 bytes per character suffice.
-  std::vector<char> vertices(s.size() * 300 + 64);
+  // (x, y, z as float, then RGBA), and silently drops the quads that do not
+  // fit: room for 24 quads per character (its glyphs use at most ~16).
+  std::vector<char> vertices(s.size() * 24 * 64 + 64);
   const int quads = stb_easy_font_print(0, 0, s.data(), nullptr, vertices.data(), static_cast<int>(vertices.size()));
   for (int q = 0; q < quads; ++q) {
     const float* v0 = reinterpret_cast<const float*>(vertices.data() + q * 64);

@@ -72,6 +72,26 @@ TEST(Image, TextIsDrawnInsideItsBox) {
   EXPECT_EQ(outside, 0);
 }
 
+TEST(Image, ACharacterAloneIsDrawnWhole) {
+  // Every glyph drawn alone inks exactly the pixels it inks inside a string
+  // (the vertex buffer once had room for only part of a lone glyph).
+  const std::string glyphs = "0123456789-_<>?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  io::Image line(io::Image::text_width(glyphs) + 4, 16);
+  line.draw_text(0, 0, glyphs, {0, 0, 0});
+  int x = 0;
+  for (char c : glyphs) {
+    const std::string one(1, c);
+    io::Image alone(io::Image::text_width(one) + 4, 16);
+    alone.draw_text(0, 0, one, {0, 0, 0});
+    for (int y = 0; y < 16; ++y) {
+      for (int dx = 0; dx < io::Image::text_width(one); ++dx) {
+        ASSERT_EQ(alone.pixel(dx, y).r, line.pixel(x + dx, y).r) << "glyph '" << c << "' at (" << dx << ", " << y << ")";
+      }
+    }
+    x += io::Image::text_width(one);
+  }
+}
+
 TEST(Image, BadSizesAreErrors) {
   EXPECT_TRUE(throws_error_naming([] { io::Image(0, 5); }, "Image: width and height"));
   io::Image image(2, 2);
