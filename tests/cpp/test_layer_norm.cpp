@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "gradcheck.h"
+#include "isa_scope.h"
 #include "reference.h"
 
 namespace attnkit::testing {
@@ -77,6 +78,35 @@ TEST(LayerNormProperties, BackwardMatchesClosedForm) {
   EXPECT_TRUE(all_close(x.grad(), expected.x, 1e-5, 1e-4));
   EXPECT_TRUE(all_close(w.grad(), expected.weight, 1e-5, 1e-4));
   EXPECT_TRUE(all_close(b.grad(), expected.bias, 1e-6, 1e-5));
+}
+
+TEST(LayerNormProperties, EveryIsaMatchesTheReference) {
+  // The row kernels are compiled for the baseline and for AVX2; both, on
+  // rows that are and are not multiples of the 8 lanes, with and without
+  // affine parameters, forward and backward.
+  for (kernels::Isa isa : kernels::kAllIsas) {
+    if (!kernels::cpu_has(isa)) continue;
+    kernels::IsaScope scope(isa);
+    for (int64_t cols : {5, 8, 64, 203}) {
+      Tensor x = leaf(randn_tensor({40, cols}, 200 + static_cast<uint64_t>(cols), 2.0) + 3.0);
+      Tensor w = leaf(uniform_tensor({cols}, 301, 0.5, 1.5)), b = leaf(randn_tensor({cols}, 302));
+      Tensor dy = randn_tensor({40, cols}, 303);
+      Tensor y = layer_norm(x, {cols}, w, b);
+      EXPECT_TRUE(all_close(y, layer_norm_reference(x, cols, w, b, 1e-5), 1e-5, 1e-4))
+          << kernels::isa_name(isa) << " cols " << cols;
+      y.backward(dy);
+      LayerNormGrads expected = layer_norm_backward_reference(x, cols, w, dy, 1e-5);
+      EXPECT_TRUE(all_close(x.grad(), expected.x, 1e-5, 1e-4)) << kernels::isa_name(isa) << " cols " << cols;
+      EXPECT_TRUE(all_close(w.grad(), expected.weight, 1e-4, 1e-4)) << kernels::isa_name(isa) << " cols " << cols;
+      EXPECT_TRUE(all_close(b.grad(), expected.bias, 1e-5, 1e-5)) << kernels::isa_name(isa) << " cols " << cols;
+      Tensor plain = leaf(randn_tensor({40, cols}, 400 + static_cast<uint64_t>(cols)));
+      Tensor y_plain = layer_norm(plain, {cols});
+      EXPECT_TRUE(all_close(y_plain, layer_norm_reference(plain, cols, Tensor(), Tensor(), 1e-5), 1e-5, 1e-4));
+      y_plain.backward(dy);
+      EXPECT_TRUE(all_close(plain.grad(), layer_norm_backward_reference(plain, cols, Tensor(), dy, 1e-5).x, 1e-5,
+                            1e-4));
+    }
+  }
 }
 
 TEST(LayerNormProperties, ZeroMeanUnitVariance) {
