@@ -30,7 +30,7 @@ TEST(ReluBackwardKernel, VectorPathEqualsTheReference) {
       kernels::IsaScope scope(isa);
       std::fill(got.begin(), got.end(), 7.0f);
       kernels::relu_backward(dy.data(), x.data(), got.data(), n);
-      EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+      EXPECT_TRUE(got.empty() || std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0)
           << kernels::isa_name(isa) << " n " << n;
     }
   }
