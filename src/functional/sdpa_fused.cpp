@@ -204,10 +204,19 @@ bool fused_attention(const Tensor& query, const Tensor& key, const Tensor& value
     ops->mask_off = matrix_offsets(ops->mask);
   }
 
-  Shape out_shape = ops->batch;
-  out_shape.push_back(queries);
-  out_shape.push_back(value.size(-1));
-  Tensor output = empty(out_shape, kFloat32);
+  // With batch dims (..., H) the output is laid out as (..., L, H, Ev) and
+  // returned as its (..., H, L, Ev) view: multi-head attention's merge of
+  // the heads (transpose(-3, -2) + reshape to (..., L, H·Ev)) is then a view,
+  // not a copy, and so is its gradient on the way back.
+  Tensor output;
+  if (ops->batch.size() >= 1) {
+    Shape storage_shape(ops->batch.begin(), ops->batch.end() - 1);
+    storage_shape.insert(storage_shape.end(), {queries, ops->batch.back(), value.size(-1)});
+    const int64_t nd = static_cast<int64_t>(storage_shape.size());
+    output = empty(storage_shape, kFloat32).transpose(nd - 3, nd - 2);
+  } else {
+    output = empty({queries, value.size(-1)}, kFloat32);
+  }
   const std::vector<int64_t> out_off = matrix_offsets(output);
   const bool differentiable = autograd::needs_grad({&query, &key, &value});
   Tensor lse;

@@ -204,6 +204,23 @@ namespace {
 
 // The fused kernels (ATTNKIT_SDPA=fused) against the composed reference
 // (ATTNKIT_SDPA=reference): output, lse and every gradient.
+TEST(FusedSdpa, HeadsOfTheOutputLieSideBySide) {
+  // The fused output (N, H, L, Ev) is a view of (N, L, H, Ev) storage, so
+  // merging the heads (transpose + reshape, as MultiheadAttention does) is a
+  // view; its values are those of the composed path.
+  struct Restore {
+    ~Restore() { unsetenv("ATTNKIT_SDPA"); }
+  } restore;
+  Tensor q = randn_tensor({2, 3, 7, 4}, 1), k = randn_tensor({2, 3, 9, 4}, 2), v = randn_tensor({2, 3, 9, 5}, 3);
+  setenv("ATTNKIT_SDPA", "fused", 1);
+  Tensor fused = functional::scaled_dot_product_attention(q, k, v, {}).output;
+  setenv("ATTNKIT_SDPA", "reference", 1);
+  Tensor composed = functional::scaled_dot_product_attention(q, k, v, {}).output;
+  EXPECT_TRUE(all_close(fused, composed, 1e-5, 1e-5));
+  EXPECT_TRUE(fused.transpose(1, 2).is_contiguous());
+  EXPECT_EQ(fused.transpose(1, 2).reshape({2, 7, 15}).data_ptr(), fused.data_ptr());
+}
+
 TEST(FusedSdpa, MatchesTheComposedReference) {
   struct Restore {
     ~Restore() { unsetenv("ATTNKIT_SDPA"); }
