@@ -82,8 +82,9 @@ Image render_attention_heatmap(const Tensor& weights, const HeatmapLabels& label
   const int grid_y = kMargin + title_height + column_axis_height + column_label_height(labels.columns, cell) + kMargin / 2;
   const int scale_x = grid_x + cols * cell + kMargin;
   const int scale_width = cell / 2 + kMargin / 2 + Image::text_width("0.00", kScale);
-  const int width = std::max(scale_x + scale_width + kMargin,
-                             kMargin + Image::text_width(labels.title, kScale) + kMargin);
+  const int width = std::max({scale_x + scale_width + kMargin,
+                              kMargin + Image::text_width(labels.title, kScale) + kMargin,
+                              grid_x + Image::text_width(labels.column_axis, kScale) + kMargin});
   const int height = std::max(grid_y + rows * cell, grid_y + 4 * line) + kMargin;
   Image image(width, height);
 

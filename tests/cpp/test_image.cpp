@@ -129,6 +129,16 @@ TEST(AttentionHeatmap, EachCellHasTheColourOfItsWeight) {
   std::filesystem::remove(path);
 }
 
+TEST(AttentionHeatmap, EveryLabelFitsInTheImage) {
+  // A narrow matrix with long axis names and title: the image grows to hold
+  // the text (the column axis name was once cut off at the right edge).
+  io::HeatmapLabels labels{{"a"}, {"x"}, "t", "rows", "a long name for the columns of a narrow matrix"};
+  io::Image image = io::render_attention_heatmap(from_vector({1.0f}, {1, 1}), labels, 10);
+  EXPECT_GE(image.width(), io::Image::text_width(labels.column_axis, 2));
+  // Nothing is inked in the last column of pixels: the margin is kept.
+  for (int y = 0; y < image.height(); ++y) EXPECT_EQ(image.pixel(image.width() - 1, y).r, 255) << y;
+}
+
 TEST(AttentionHeatmap, BadInputIsAnError) {
   io::HeatmapLabels labels{{"a"}, {"x", "y"}, "", "", ""};
   EXPECT_TRUE(throws_error_naming([&] { io::render_attention_heatmap(zeros({2, 2}), labels); },
