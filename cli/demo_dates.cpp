@@ -128,8 +128,11 @@ int run_dates_demo(const DatesDemoOptions& o) {
               static_cast<long long>(o.dim_feedforward), static_cast<double>(parameter_count) / 1e6);
   std::printf("  train   %lld steps of %lld dates (AdamW, peak lr %g), %d threads\n", static_cast<long long>(o.steps),
               static_cast<long long>(o.batch_size), o.lr, get_num_threads());
-  std::printf("  e.g.    \"%s\" -> \"%s\", \"%s\" -> \"%s\"\n\n", train_pairs[0].source.c_str(),
-              train_pairs[0].target.c_str(), train_pairs[1].source.c_str(), train_pairs[1].target.c_str());
+  std::printf("  e.g.   ");
+  for (size_t i = 0; i < std::min<size_t>(2, train_pairs.size()); ++i) {
+    std::printf("%s \"%s\" -> \"%s\"", i ? "," : "", train_pairs[i].source.c_str(), train_pairs[i].target.c_str());
+  }
+  std::printf("\n\n");
 
   std::fflush(stdout);  // the header before the progress bar (stderr), also when piped
 

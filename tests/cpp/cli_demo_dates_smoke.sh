@@ -21,6 +21,11 @@ for k in 01 02; do
 done
 [ "$(head -c 8 "$out/model.safetensors" | wc -c)" = 8 ] || { echo "FAIL: no saved model"; exit 1; }
 
+# The smallest run: one step of one date, two held-out dates.
+"$attnkit" demo dates --steps 1 --batch-size 1 --eval-size 2 --examples 1 --d-model 16 --heads 2 \
+  --feedforward 16 --out "$out/tiny" >"$log" 2>&1 || { cat "$log"; echo "FAIL: the smallest run failed"; exit 1; }
+grep -q "held-out exact match: [0-9]* / 2" "$log" || { cat "$log"; echo "FAIL: no report from the smallest run"; exit 1; }
+
 help="$("$attnkit" demo dates --help)"
 for option in --steps --batch-size --lr --d-model --heads --eval-size --beam-size --examples --seed --out; do
   grep -q -- "$option" <<<"$help" || { echo "FAIL: --help does not explain $option"; exit 1; }
