@@ -17,6 +17,7 @@
 #include "attnkit/io/attention_heatmap.h"
 #include "attnkit/io/image.h"
 #include "attnkit/io/safetensors.h"
+#include "attnkit/models/hf_config.h"
 #include "attnkit/models/seq2seq_transformer.h"
 #include "attnkit/nn/dropout.h"
 #include "attnkit/nn/embedding.h"

@@ -6,6 +6,7 @@
 
 #include "attnkit/core/error.h"
 #include "attnkit/io/safetensors.h"
+#include "io/json_depth.h"
 
 namespace attnkit::io {
 
@@ -31,27 +32,6 @@ const DTypeInfo* find_dtype(const std::string& name) {
   return nullptr;
 }
 
-// Nesting depth of JSON brackets outside strings: nlohmann frees a parsed
-// value recursively, so a hostile "[[[[...]]]]" must be refused before.
-int json_depth(const char* text, size_t size) {
-  int depth = 0, deepest = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < size; ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      deepest = std::max(deepest, ++depth);
-      if (deepest > kMaxJsonDepth) return deepest;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return deepest;
-}
 
 uint64_t as_unsigned(const nlohmann::json& value, const std::string& what) {
   AK_CHECK(value.is_number_unsigned() || (value.is_number_integer() && value.get<int64_t>() >= 0), kOp,
@@ -101,7 +81,7 @@ SafetensorsHeader parse_safetensors_header(const uint8_t* data, size_t size) {
   AK_CHECK(header_size <= kMaxHeaderBytes, kOp, ": a header of ", header_size, " bytes is over the ",
            kMaxHeaderBytes, "-byte limit");
   const char* text = reinterpret_cast<const char*>(data + 8);
-  AK_CHECK(json_depth(text, header_size) <= kMaxJsonDepth, kOp, ": the header nests deeper than ", kMaxJsonDepth,
+  AK_CHECK(json_nesting_depth(text, header_size, kMaxJsonDepth) <= kMaxJsonDepth, kOp, ": the header nests deeper than ", kMaxJsonDepth,
            " levels");
   nlohmann::json json = nlohmann::json::parse(text, text + header_size, nullptr, false);
   AK_CHECK(!json.is_discarded(), kOp, ": the header is not valid JSON");
