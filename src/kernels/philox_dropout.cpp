@@ -16,8 +16,8 @@ std::array<uint32_t, 4> block_words(uint64_t seed, uint64_t block) {
                     {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)});
 }
 
-// Elements [begin, end) of the stream; begin is a multiple of 4 unless it is
-// the stream's last partial block.
+// Elements [begin, end) of the stream, one Philox block per 4 elements
+// (begin may fall inside a block). Keep bits are or-ed into zeroed bytes.
 void dropout_scalar(const PhiloxDropout& d, const float* in, float* out, int64_t begin, int64_t end,
                     uint8_t* bits) {
   for (int64_t i = begin; i < end;) {
