@@ -227,7 +227,7 @@ float unary_value(Unary op, float x) {
 }
 
 // d out / d x, from the input x and the output y.
-inline float unary_derivative(Unary op, float x, float y) {
+float unary_derivative(Unary op, float x, float y) {
   switch (op) {
     case Unary::Neg: return -1.0f;
     case Unary::Exp: return y;                      // d e^x = e^x
@@ -301,28 +301,9 @@ Tensor unary(Unary op, const Tensor& x) {
         kernels::relu_backward(gc.data<float>(), xc.data<float>(), grad.data<float>(), grad.numel());
         return std::vector<Tensor>{grad};
       }
-      // One loop per op (as the forward), so the derivative inlines and
-      // vectorises instead of switching per element.
-      switch (op) {
-#define AK_UNARY_GRAD_CASE(kind)                                                                  \
-  case kind:                                                                                      \
-    kernels::ternary_map<float, float, float, float>(                                             \
-        grad, g, saved_x, saved_y,                                                                \
-        [](float dy, float xv, float yv) { return dy * unary_derivative(kind, xv, yv); });        \
-    break;
-        AK_UNARY_GRAD_CASE(Unary::Neg)
-        AK_UNARY_GRAD_CASE(Unary::Exp)
-        AK_UNARY_GRAD_CASE(Unary::Log)
-        AK_UNARY_GRAD_CASE(Unary::Sqrt)
-        AK_UNARY_GRAD_CASE(Unary::Abs)
-        AK_UNARY_GRAD_CASE(Unary::Tanh)
-        AK_UNARY_GRAD_CASE(Unary::Sigmoid)
-        AK_UNARY_GRAD_CASE(Unary::Relu)
-        AK_UNARY_GRAD_CASE(Unary::GeluExact)
-        AK_UNARY_GRAD_CASE(Unary::GeluTanh)
-        AK_UNARY_GRAD_CASE(Unary::Silu)
-#undef AK_UNARY_GRAD_CASE
-      }
+      kernels::ternary_map<float, float, float, float>(
+          grad, g, saved_x, saved_y,
+          [op](float dy, float xv, float yv) { return dy * unary_derivative(op, xv, yv); });
       return std::vector<Tensor>{grad};
     });
   }
