@@ -7,8 +7,11 @@ ATTNKIT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # libsimde-dev: SIMDe's portable AVX-512 intrinsics, so the AVX-512 kernels are
 # tested on CPUs without AVX-512 (tests/cpp/test_kernels_avx512_emulated.cpp).
 # clang-14 + libclang-rt-14-dev: libFuzzer, for the fuzz targets of the file parsers.
+# libicu-dev: Unicode normalisation (NFD), general categories and case mapping
+# for the tokenizers; writing and updating those tables ourselves would be
+# thousands of lines that ICU already keeps current.
 DEBIAN_PACKAGES=(g++ python3 python3-venv python3-dev libdnnl-dev libgtest-dev nlohmann-json3-dev
-                 libcli11-dev libstb-dev libsimde-dev clang-14 libclang-rt-14-dev)
+                 libcli11-dev libstb-dev libsimde-dev clang-14 libclang-rt-14-dev libicu-dev)
 
 setup_system() {
   local missing=()
