@@ -141,6 +141,7 @@ Gpt2Config parse_gpt2_config(const std::string& text, const std::string& source)
   read(json, "scale_attn_by_inverse_layer_idx", c.scale_attn_by_inverse_layer_idx, source);
   read(json, "bos_token_id", c.bos_token_id, 0, kMaxDim, source);
   read(json, "eos_token_id", c.eos_token_id, 0, kMaxDim, source);
+  read(json, "tie_word_embeddings", c.tie_word_embeddings, source);
   c.architectures = read_architectures(json, source);
   AK_CHECK(c.n_embd % c.n_head == 0, source, ": n_embd (", c.n_embd, ") must be divisible by n_head (", c.n_head,
            ")");
@@ -164,6 +165,7 @@ BertConfig parse_bert_config(const std::string& text, const std::string& source)
     read(json, "pad_token_id", c.pad_token_id, 0, kMaxDim, source);
   }
   read_choice(json, "position_embedding_type", c.position_embedding_type, {"absolute"}, source);
+  read(json, "tie_word_embeddings", c.tie_word_embeddings, source);
   c.architectures = read_architectures(json, source);
   AK_CHECK(c.hidden_size % c.num_attention_heads == 0, source, ": hidden_size (", c.hidden_size,
            ") must be divisible by num_attention_heads (", c.num_attention_heads, ")");

@@ -55,7 +55,7 @@ struct Problem {
 Problem make_problem(int64_t m, int64_t n, int64_t k, bool at, bool bt, unsigned seed) {
   std::mt19937 gen(seed);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  Problem p{m, n, k, at, bt, {}, {}};
+  Problem p{m, n, k, at, bt, {}, {}, {}};
   p.a.resize(static_cast<size_t>(((at ? m : k) + 3) * (at ? k : m)));
   p.b.resize(static_cast<size_t>(((bt ? k : n) + 5) * (bt ? n : k)));
   for (float& v : p.a) v = dist(gen);

@@ -27,6 +27,7 @@ struct Gpt2Config {
   bool scale_attn_by_inverse_layer_idx = false;
   int64_t bos_token_id = 50256;
   int64_t eos_token_id = 50256;
+  bool tie_word_embeddings = true;  // lm_head shares wte's weight
   std::vector<std::string> architectures;
 
   int64_t inner_dim() const { return n_inner > 0 ? n_inner : 4 * n_embd; }
@@ -44,6 +45,7 @@ struct BertConfig {
   double layer_norm_eps = 1e-12;
   int64_t pad_token_id = 0;
   std::string position_embedding_type = "absolute";
+  bool tie_word_embeddings = true;  // the MLM decoder shares word_embeddings' weight
   std::vector<std::string> architectures;
 };
 

@@ -1,0 +1,11 @@
+"""attnkit.models: GPT-2 and BERT from Hugging Face folders, without Python at run time.
+
+>>> model = attnkit.models.GPT2LMHeadModel.from_pretrained("path/to/gpt2")
+>>> tokens, why = model.generate(prompt_ids, max_new_tokens=50, do_sample=True, top_p=0.9, seed=1)
+>>> bert = attnkit.models.BertModel.from_pretrained("path/to/minilm")
+>>> hidden, pooled = bert(ids, attention_mask=mask)
+"""
+
+from ._C.models import BertForMaskedLM, BertModel, GPT2Cache, GPT2LMHeadModel, GPT2Model
+
+__all__ = ["BertForMaskedLM", "BertModel", "GPT2Cache", "GPT2LMHeadModel", "GPT2Model"]
