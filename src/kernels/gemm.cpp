@@ -1,4 +1,5 @@
 #include "kernels/gemm.h"
+#include "kernels/gemv.h"
 
 #include <omp.h>
 
@@ -476,6 +477,10 @@ void gemm_single_thread(const GemmArgs& g) {
 void gemm(const GemmArgs& g) {
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   if (trivial(g)) return;
+  if (gemv_applies(g)) {  // a few rows: stream B once instead of packing it
+    gemv(g);
+    return;
+  }
   if (threads <= 1 || g.m * g.n * g.k < kMinParallelWork) {
     gemm_alone(g);
     return;

@@ -267,8 +267,8 @@ std::shared_ptr<BertModel> BertModel::from_pretrained(const std::string& folder)
   const bool prefixed = weights.count("bert.embeddings.word_embeddings.weight") > 0;
   const std::string prefix = prefixed ? "bert." : "";
   const bool has_pooler = weights.count(prefix + "pooler.dense.weight") > 0;
-  Generator unused_init(0);
-  auto model = std::make_shared<BertModel>(config, has_pooler, &unused_init);
+  nn::init::SkipRandomInitGuard weights_come_from_the_file;
+  auto model = std::make_shared<BertModel>(config, has_pooler);
   load_hf_weights_into(
       *model, weights,
       [&](const std::string& name) {
@@ -331,8 +331,8 @@ Tensor BertForMaskedLM::forward(const Tensor& input_ids, const Tensor& attention
 std::shared_ptr<BertForMaskedLM> BertForMaskedLM::from_pretrained(const std::string& folder) {
   const BertConfig config = load_bert_config(join_path(folder, "config.json"));
   const io::TensorMap weights = load_hf_weights(folder);
-  Generator unused_init(0);
-  auto model = std::make_shared<BertForMaskedLM>(config, &unused_init);
+  nn::init::SkipRandomInitGuard weights_come_from_the_file;
+  auto model = std::make_shared<BertForMaskedLM>(config);
   const bool tied = config.tie_word_embeddings;
   load_hf_weights_into(
       *model, weights,

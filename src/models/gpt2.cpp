@@ -210,8 +210,8 @@ Tensor Gpt2Model::forward(const Tensor& input_ids, Gpt2Cache* cache, AttentionCa
 std::shared_ptr<Gpt2Model> Gpt2Model::from_pretrained(const std::string& folder) {
   const Gpt2Config config = load_gpt2_config(join_path(folder, "config.json"));
   const io::TensorMap weights = load_hf_weights(folder);
-  Generator unused_init(0);
-  auto model = std::make_shared<Gpt2Model>(config, &unused_init);
+  nn::init::SkipRandomInitGuard weights_come_from_the_file;
+  auto model = std::make_shared<Gpt2Model>(config);
   load_hf_weights_into(
       *model, weights,
       [](const std::string& name) {
@@ -295,8 +295,8 @@ GenerationResult Gpt2LMHeadModel::generate(const std::vector<int64_t>& prompt, c
 std::shared_ptr<Gpt2LMHeadModel> Gpt2LMHeadModel::from_pretrained(const std::string& folder) {
   const Gpt2Config config = load_gpt2_config(join_path(folder, "config.json"));
   const io::TensorMap weights = load_hf_weights(folder);
-  Generator unused_init(0);
-  auto model = std::make_shared<Gpt2LMHeadModel>(config, &unused_init);
+  nn::init::SkipRandomInitGuard weights_come_from_the_file;
+  auto model = std::make_shared<Gpt2LMHeadModel>(config);
   const bool tied = config.tie_word_embeddings;
   load_hf_weights_into(
       *model, weights,

@@ -7,12 +7,21 @@
 
 namespace attnkit::nn::init {
 
+namespace {
+thread_local int skip_random_init = 0;
+}
+
+SkipRandomInitGuard::SkipRandomInitGuard() { ++skip_random_init; }
+SkipRandomInitGuard::~SkipRandomInitGuard() { --skip_random_init; }
+
 void uniform_(Tensor& t, double low, double high, Generator* generator) {
+  if (skip_random_init) return;
   NoGradGuard no_grad;
   t.copy_(uniform(t.shape(), low, high, generator));
 }
 
 void normal_(Tensor& t, double mean, double std, Generator* generator) {
+  if (skip_random_init) return;
   NoGradGuard no_grad;
   Tensor draw = randn(t.shape(), generator);
   float* x = draw.data<float>();

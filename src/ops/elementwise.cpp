@@ -9,6 +9,7 @@
 #include "attnkit/ops/compare.h"
 #include "attnkit/ops/reduce.h"
 #include "kernels/dispatch.h"
+#include "kernels/gelu.h"
 #include "kernels/relu_backward.h"
 #include "kernels/elementwise_loops.h"
 
@@ -276,7 +277,12 @@ Tensor unary(Unary op, const Tensor& x) {
            "neg: not defined for bool tensors; use logical_not");
   Tensor xf = x.dtype() == kFloat32 ? x : x.to(kFloat32);
   Tensor out = empty(x.shape(), kFloat32);
-  switch (op) {
+  const bool gelu_kernel = (op == Unary::GeluExact || op == Unary::GeluTanh) && xf.is_contiguous();
+  if (gelu_kernel) {
+    (op == Unary::GeluExact ? kernels::gelu_exact : kernels::gelu_tanh)(xf.data<float>(), out.data<float>(),
+                                                                         xf.numel());
+  } else {
+    switch (op) {
 #define AK_UNARY_CASE(kind) \
   case kind: kernels::unary_map<float, float>(out, xf, [](float v) { return unary_value(kind, v); }); break;
     AK_UNARY_CASE(Unary::Neg)
@@ -291,6 +297,7 @@ Tensor unary(Unary op, const Tensor& x) {
     AK_UNARY_CASE(Unary::GeluTanh)
     AK_UNARY_CASE(Unary::Silu)
 #undef AK_UNARY_CASE
+    }
   }
   if (autograd::needs_grad({&x})) {
     Tensor saved_x = x.detach(), saved_y = out.detach();

@@ -25,6 +25,14 @@ def gpt2_pair(request, tmp_path_factory):
     return request.param, folder, reference, ak.models.GPT2LMHeadModel.from_pretrained(str(folder))
 
 
+@pytest.fixture(scope="module", params=[name for name in GPT2_CONFIGS if name != "gpt2-124M"])
+def small_gpt2_pair(request, tmp_path_factory):
+    """The configs other than 124M, for the tests whose reference (eager attention, many generate calls) is slow."""
+    folder = tmp_path_factory.mktemp(f"small-gpt2-{request.param}")
+    reference = save_gpt2(folder, request.param)
+    return request.param, folder, reference, ak.models.GPT2LMHeadModel.from_pretrained(str(folder))
+
+
 def random_ids(vocab: int, shape, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, vocab, size=shape, dtype=np.int64)
 
@@ -73,10 +81,8 @@ def test_greedy_generation_of_50_tokens_equals_transformers(gpt2_pair):
     assert reason == "max_new_tokens"
 
 
-def test_repetition_penalty_greedy_equals_transformers(gpt2_pair):
-    name, _, reference, model = gpt2_pair
-    if name == "gpt2-124M":
-        pytest.skip("the small configs cover the penalty; the 124M run is the plain greedy test")
+def test_repetition_penalty_greedy_equals_transformers(small_gpt2_pair):
+    _, _, reference, model = small_gpt2_pair
     prompt = random_ids(reference.config.vocab_size, (1, 8), seed=5)
     with torch.no_grad():
         expected = reference.generate(torch.from_numpy(prompt), max_new_tokens=30, do_sample=False,
@@ -85,10 +91,8 @@ def test_repetition_penalty_greedy_equals_transformers(gpt2_pair):
     assert tokens == expected
 
 
-def test_attention_weights_of_chosen_layers_and_heads(gpt2_pair):
-    name, folder, _, model = gpt2_pair
-    if name == "gpt2-124M":
-        pytest.skip("eager attention of the 124M model is slow; the small configs cover it")
+def test_attention_weights_of_chosen_layers_and_heads(small_gpt2_pair):
+    _, folder, _, model = small_gpt2_pair
     import transformers
 
     eager = transformers.GPT2LMHeadModel.from_pretrained(folder, attn_implementation="eager").eval()

@@ -27,4 +27,16 @@ void xavier_normal_(Tensor& t, double gain = 1.0, Generator* generator = nullptr
 // (what torch.nn.Linear uses with a = √5, giving b = 1 / √fan_in).
 void kaiming_uniform_(Tensor& t, double a = 0.0, Generator* generator = nullptr);
 
+// While one is alive on this thread, the random initialisers above leave
+// their tensor untouched (zeros_ and ones_ still run): for building a model
+// whose every weight is about to be overwritten by a checkpoint, where
+// drawing GPT-2's 124M random numbers first would cost a second for nothing.
+class SkipRandomInitGuard {
+ public:
+  SkipRandomInitGuard();
+  ~SkipRandomInitGuard();
+  SkipRandomInitGuard(const SkipRandomInitGuard&) = delete;
+  SkipRandomInitGuard& operator=(const SkipRandomInitGuard&) = delete;
+};
+
 }  // namespace attnkit::nn::init

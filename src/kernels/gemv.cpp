@@ -1,0 +1,144 @@
+#include "kernels/gemv.h"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cpu_features.h"
+
+namespace attnkit::kernels {
+
+namespace {
+
+constexpr int64_t kRowsBlock = 32;     // columns of C per block, B in rows: 4 vectors per row of A
+constexpr int64_t kColumnsBlock = 4;   // columns of C per block, B in columns: 4 dot products at a time
+constexpr int64_t kMinParallelFloats = 64 * 1024;  // below this much of B one thread streams it
+
+__attribute__((target("avx2,fma"))) inline float lane_sum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// C[:, j0:j1] for B in rows: for each p, C[i] += A[i][p] · B[p][j0:j1].
+template <int M>
+__attribute__((target("avx2,fma"))) void rows_block(const float* a, int64_t k, const float* b, int64_t ldb,
+                                                    int64_t j0, int64_t j1, const float* bias, float* c,
+                                                    int64_t ldc) {
+  int64_t j = j0;
+  for (; j + kRowsBlock <= j1; j += kRowsBlock) {
+    __m256 acc[M][4];
+    for (int i = 0; i < M; ++i) {
+      for (int v = 0; v < 4; ++v) acc[i][v] = bias ? _mm256_loadu_ps(bias + j + 8 * v) : _mm256_setzero_ps();
+    }
+    const float* bp = b + j;
+    for (int64_t p = 0; p < k; ++p, bp += ldb) {
+      const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+      const __m256 b2 = _mm256_loadu_ps(bp + 16), b3 = _mm256_loadu_ps(bp + 24);
+      for (int i = 0; i < M; ++i) {
+        const __m256 ai = _mm256_broadcast_ss(a + i * k + p);
+        acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+        acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        acc[i][2] = _mm256_fmadd_ps(ai, b2, acc[i][2]);
+        acc[i][3] = _mm256_fmadd_ps(ai, b3, acc[i][3]);
+      }
+    }
+    for (int i = 0; i < M; ++i) {
+      for (int v = 0; v < 4; ++v) _mm256_storeu_ps(c + i * ldc + j + 8 * v, acc[i][v]);
+    }
+  }
+  for (; j < j1; ++j) {  // the ragged end
+    for (int i = 0; i < M; ++i) {
+      float total = bias ? bias[j] : 0.0f;
+      for (int64_t p = 0; p < k; ++p) total += a[i * k + p] * b[p * ldb + j];
+      c[i * ldc + j] = total;
+    }
+  }
+}
+
+// C[:, j0:j1] for B in columns: C[i][j] = A[i] · W[j], W[j] = b + j · ldb.
+template <int M>
+__attribute__((target("avx2,fma"))) void columns_block(const float* a, int64_t k, const float* b, int64_t ldb,
+                                                       int64_t j0, int64_t j1, const float* bias, float* c,
+                                                       int64_t ldc) {
+  int64_t j = j0;
+  const int64_t k8 = k / 8 * 8;
+  for (; j + kColumnsBlock <= j1; j += kColumnsBlock) {
+    __m256 acc[M][kColumnsBlock];
+    for (int i = 0; i < M; ++i) {
+      for (int q = 0; q < kColumnsBlock; ++q) acc[i][q] = _mm256_setzero_ps();
+    }
+    const float* w = b + j * ldb;
+    for (int64_t p = 0; p < k8; p += 8) {
+      __m256 wq[kColumnsBlock];
+      for (int q = 0; q < kColumnsBlock; ++q) wq[q] = _mm256_loadu_ps(w + q * ldb + p);
+      for (int i = 0; i < M; ++i) {
+        const __m256 ai = _mm256_loadu_ps(a + i * k + p);
+        for (int q = 0; q < kColumnsBlock; ++q) acc[i][q] = _mm256_fmadd_ps(ai, wq[q], acc[i][q]);
+      }
+    }
+    for (int i = 0; i < M; ++i) {
+      for (int q = 0; q < kColumnsBlock; ++q) {
+        float total = lane_sum(acc[i][q]);
+        for (int64_t p = k8; p < k; ++p) total += a[i * k + p] * w[q * ldb + p];
+        c[i * ldc + j + q] = total + (bias ? bias[j + q] : 0.0f);
+      }
+    }
+  }
+  for (; j < j1; ++j) {
+    for (int i = 0; i < M; ++i) {
+      float total = bias ? bias[j] : 0.0f;
+      for (int64_t p = 0; p < k; ++p) total += a[i * k + p] * b[j * ldb + p];
+      c[i * ldc + j] = total;
+    }
+  }
+}
+
+template <int M>
+void run(const GemmArgs& g, const float* a, bool b_in_rows) {
+  const int64_t ldb = b_in_rows ? g.b_row_stride : g.b_col_stride;
+  const int64_t unit = b_in_rows ? kRowsBlock : kColumnsBlock;
+  const int64_t units = (g.n + unit - 1) / unit;
+  const bool parallel = !omp_in_parallel() && g.n * g.k >= kMinParallelFloats;
+  const int threads = parallel ? static_cast<int>(std::min<int64_t>(omp_get_max_threads(), units)) : 1;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    const int id = omp_get_thread_num(), parts = omp_get_num_threads();
+    const int64_t j0 = std::min(g.n, units * id / parts * unit);
+    const int64_t j1 = std::min(g.n, units * (id + 1) / parts * unit);
+    if (j0 < j1) {
+      if (b_in_rows) {
+        rows_block<M>(a, g.k, g.b, ldb, j0, j1, g.bias, g.c, g.ldc);
+      } else {
+        columns_block<M>(a, g.k, g.b, ldb, j0, j1, g.bias, g.c, g.ldc);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool gemv_applies(const GemmArgs& g) {
+  return g.m >= 1 && g.m <= kGemvMaxRows && g.n > 0 && g.k > 0 && active_isa() >= Isa::Avx2 &&
+         (g.b_col_stride == 1 || g.b_row_stride == 1);
+}
+
+void gemv(const GemmArgs& g) {
+  // A (m, k) contiguous: at most 4 rows, so this copy is a few KiB.
+  std::vector<float> a(static_cast<size_t>(g.m * g.k));
+  for (int64_t i = 0; i < g.m; ++i) {
+    for (int64_t p = 0; p < g.k; ++p) a[i * g.k + p] = g.a[i * g.a_row_stride + p * g.a_col_stride];
+  }
+  const bool b_in_rows = g.b_col_stride == 1;
+  switch (g.m) {
+    case 1: run<1>(g, a.data(), b_in_rows); break;
+    case 2: run<2>(g, a.data(), b_in_rows); break;
+    case 3: run<3>(g, a.data(), b_in_rows); break;
+    default: run<4>(g, a.data(), b_in_rows); break;
+  }
+}
+
+}  // namespace attnkit::kernels
