@@ -39,5 +39,6 @@ NB_MODULE(_C, m) {
   bind_io(m);
   bind_optim(m);
   bind_decoding(m);
+  bind_tokenizers(m);
   bind_threading(m);
 }
