@@ -35,5 +35,6 @@ void bind_io(nb::module_& m);                              // io_bindings.cpp
 void bind_optim(nb::module_& m);                           // optim_bindings.cpp
 void bind_decoding(nb::module_& m);                        // decoding_bindings.cpp
 void bind_models(nb::module_& m);                          // models_bindings.cpp
+void bind_tokenizers(nb::module_& m);                      // tokenizers_bindings.cpp
 
 }  // namespace attnkit::python

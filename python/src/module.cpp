@@ -40,5 +40,6 @@ NB_MODULE(_C, m) {
   bind_optim(m);
   bind_decoding(m);
   bind_models(m);
+  bind_tokenizers(m);
   bind_threading(m);
 }
