@@ -23,6 +23,7 @@
 #include "attnkit/models/gpt2.h"
 #include "attnkit/models/hf_checkpoint.h"
 #include "attnkit/models/hf_config.h"
+#include "attnkit/models/sentence_embedder.h"
 #include "attnkit/models/seq2seq_transformer.h"
 #include "attnkit/nn/dropout.h"
 #include "attnkit/nn/embedding.h"

@@ -196,12 +196,41 @@ void bind_bert(nb::module_& m) {
       .def_prop_ro("bert", [](const models::BertForMaskedLM& model) { return model.bert; });
 }
 
+void bind_sentence_embedder(nb::module_& m) {
+  nb::class_<models::SentenceEmbedder>(
+      m, "SentenceEmbedder",
+      "Sentence embeddings as sentence-transformers computes them from a model folder: tokenize (truncated to "
+      "max_seq_length), encode, pool over the real tokens (1_Pooling/config.json), L2-normalise when "
+      "modules.json has Normalize.")
+      .def_static("from_pretrained", &models::SentenceEmbedder::from_pretrained, "folder"_a)
+      .def(
+          "encode",
+          [](const models::SentenceEmbedder& embedder, const std::vector<std::string>& sentences,
+             int64_t batch_size) {
+            nb::gil_scoped_release release;
+            return embedder.encode(sentences, batch_size);
+          },
+          "sentences"_a, "batch_size"_a = 32, "(N, dimension) float32 embeddings, one row per sentence.")
+      .def(
+          "embed_ids",
+          [](const models::SentenceEmbedder& embedder, const std::vector<std::vector<int64_t>>& ids) {
+            nb::gil_scoped_release release;
+            return embedder.embed_ids(ids);
+          },
+          "ids"_a, "The embeddings of already tokenized sentences (lists of ids, special tokens included).")
+      .def_prop_ro("dimension", &models::SentenceEmbedder::dimension)
+      .def_prop_ro("max_seq_length", &models::SentenceEmbedder::max_seq_length)
+      .def_prop_ro("normalizes", &models::SentenceEmbedder::normalizes)
+      .def_prop_ro("model", &models::SentenceEmbedder::model);
+}
+
 }  // namespace
 
 void bind_models(nb::module_& m) {
   nb::module_ models = m.def_submodule("models", "GPT-2 and BERT from Hugging Face folders");
   bind_gpt2(models);
   bind_bert(models);
+  bind_sentence_embedder(models);
 }
 
 }  // namespace attnkit::python

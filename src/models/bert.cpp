@@ -1,5 +1,6 @@
 #include "attnkit/models/bert.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "activation.h"
@@ -91,6 +92,25 @@ PackedBatch pack_batch(const Tensor& attention_mask, int64_t batch, int64_t leng
     for (int64_t i = 0; i < length; ++i) {
       if (!keep.empty() && keep[b * length + i] == 0) continue;
       flat.push_back(b * length + i);
+      positions.push_back(i);
+    }
+    packed.offsets.push_back(static_cast<int64_t>(flat.size()));
+  }
+  packed.flat_index = from_vector_i64(flat, {static_cast<int64_t>(flat.size())});
+  packed.positions = from_vector_i64(positions, {static_cast<int64_t>(positions.size())});
+  return packed;
+}
+
+PackedBatch pack_lengths(const std::vector<int64_t>& lengths) {
+  PackedBatch packed;
+  packed.batch = static_cast<int64_t>(lengths.size());
+  packed.length = lengths.empty() ? 0 : *std::max_element(lengths.begin(), lengths.end());
+  packed.offsets.assign(1, 0);
+  std::vector<int64_t> flat, positions;
+  for (int64_t b = 0; b < packed.batch; ++b) {
+    AK_CHECK(lengths[b] >= 0, "pack_lengths: a length must be >= 0, got ", lengths[b]);
+    for (int64_t i = 0; i < lengths[b]; ++i) {
+      flat.push_back(b * packed.length + i);
       positions.push_back(i);
     }
     packed.offsets.push_back(static_cast<int64_t>(flat.size()));
@@ -220,9 +240,34 @@ BertModel::BertModel(const BertConfig& config_, bool add_pooling_layer, Generato
   }
 }
 
-Tensor BertModel::encode_packed(const Tensor& input_ids, const Tensor& token_type_ids, const PackedBatch& packed,
+Tensor BertModel::encode_packed(const Tensor& packed_ids, const Tensor& packed_types, const PackedBatch& packed,
                                 AttentionCapture* capture) const {
-  // Gather the real tokens' ids and types.
+  AK_CHECK(packed.tokens() > 0, name(), ": no tokens to encode (every sequence is empty)");
+  for (int64_t b = 0; b < packed.batch; ++b) {
+    AK_CHECK(packed.length_of(b) <= config.max_position_embeddings, name(), ": sequence ", b, " has ",
+             packed.length_of(b), " tokens, more than max_position_embeddings (", config.max_position_embeddings,
+             "); truncate the input");
+  }
+  Tensor x = embeddings->forward(packed_ids, packed_types, packed.positions);  // (T, H)
+  if (capture) capture->weights.clear();
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+    const bool captured = capture && capture->wants(i, config.num_hidden_layers);
+    x = (*layers)[i].forward(x, packed, captured ? &capture->heads : nullptr, captured ? &capture->weights : nullptr);
+  }
+  return x;
+}
+
+std::tuple<PackedBatch, Tensor, Tensor> BertModel::pack_inputs(const Tensor& input_ids, const Tensor& attention_mask,
+                                                               const Tensor& token_type_ids, const char* op) const {
+  AK_CHECK(input_ids.defined() && input_ids.dim() == 2, op, ": input_ids must be (batch, length), got ",
+           input_ids.defined() ? shape_str(input_ids.shape()) : std::string("nothing"));
+  check_ids(op, input_ids, "input_ids", {});
+  if (attention_mask.defined()) check_ids(op, attention_mask, "attention_mask", input_ids.shape());
+  if (token_type_ids.defined()) check_ids(op, token_type_ids, "token_type_ids", input_ids.shape());
+  const int64_t batch = input_ids.size(0), length = input_ids.size(1);
+  AK_CHECK(length <= config.max_position_embeddings, op, ": ", length, " tokens exceed max_position_embeddings (",
+           config.max_position_embeddings, "); truncate the input");
+  PackedBatch packed = pack_batch(attention_mask, batch, length);
   const std::vector<int64_t> ids = int_values(input_ids), flat = int_values(packed.flat_index);
   std::vector<int64_t> types;
   if (token_type_ids.defined()) types = int_values(token_type_ids);
@@ -232,31 +277,14 @@ Tensor BertModel::encode_packed(const Tensor& input_ids, const Tensor& token_typ
     if (!types.empty()) packed_types[r] = types[flat[r]];
   }
   const auto tokens = static_cast<int64_t>(flat.size());
-  Tensor x = embeddings->forward(from_vector_i64(packed_ids, {tokens}), from_vector_i64(packed_types, {tokens}),
-                                 packed.positions);  // (T, H)
-  if (capture) capture->weights.clear();
-  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
-    const bool captured = capture && capture->wants(i, config.num_hidden_layers);
-    x = (*layers)[i].forward(x, packed, captured ? &capture->heads : nullptr, captured ? &capture->weights : nullptr);
-  }
-  return x;
+  return {std::move(packed), from_vector_i64(packed_ids, {tokens}), from_vector_i64(packed_types, {tokens})};
 }
 
 BertOutput BertModel::forward(const Tensor& input_ids, const Tensor& attention_mask, const Tensor& token_type_ids,
                               AttentionCapture* capture) const {
-  constexpr const char* kOp = "BertModel";
-  AK_CHECK(input_ids.defined() && input_ids.dim() == 2, kOp, ": input_ids must be (batch, length), got ",
-           input_ids.defined() ? shape_str(input_ids.shape()) : std::string("nothing"));
-  check_ids(kOp, input_ids, "input_ids", {});
-  if (attention_mask.defined()) check_ids(kOp, attention_mask, "attention_mask", input_ids.shape());
-  if (token_type_ids.defined()) check_ids(kOp, token_type_ids, "token_type_ids", input_ids.shape());
-  const int64_t batch = input_ids.size(0), length = input_ids.size(1);
-  AK_CHECK(length <= config.max_position_embeddings, kOp, ": ", length, " tokens exceed max_position_embeddings (",
-           config.max_position_embeddings, "); truncate the input");
-
-  const PackedBatch packed = pack_batch(attention_mask, batch, length);
+  const auto [packed, ids, types] = pack_inputs(input_ids, attention_mask, token_type_ids, "BertModel");
   BertOutput out;
-  out.last_hidden_state = unpack(encode_packed(input_ids, token_type_ids, packed, capture), packed);
+  out.last_hidden_state = unpack(encode_packed(ids, types, packed, capture), packed);
   if (pooler) out.pooler_output = tanh(pooler->forward(out.last_hidden_state.select(1, 0)));
   return out;
 }
@@ -314,18 +342,9 @@ Tensor BertForMaskedLM::predict(const Tensor& hidden) const {
 
 Tensor BertForMaskedLM::forward(const Tensor& input_ids, const Tensor& attention_mask, const Tensor& token_type_ids,
                                 AttentionCapture* capture) const {
-  // Validation and the padded hidden states come from BertModel; the head
-  // runs on real tokens only.
-  constexpr const char* kOp = "BertForMaskedLM";
-  AK_CHECK(input_ids.defined() && input_ids.dim() == 2, kOp, ": input_ids must be (batch, length), got ",
-           input_ids.defined() ? shape_str(input_ids.shape()) : std::string("nothing"));
-  check_ids(kOp, input_ids, "input_ids", {});
-  if (attention_mask.defined()) check_ids(kOp, attention_mask, "attention_mask", input_ids.shape());
-  if (token_type_ids.defined()) check_ids(kOp, token_type_ids, "token_type_ids", input_ids.shape());
-  AK_CHECK(input_ids.size(1) <= bert->config.max_position_embeddings, kOp, ": ", input_ids.size(1),
-           " tokens exceed max_position_embeddings (", bert->config.max_position_embeddings, "); truncate the input");
-  const PackedBatch packed = pack_batch(attention_mask, input_ids.size(0), input_ids.size(1));
-  return unpack(predict(bert->encode_packed(input_ids, token_type_ids, packed, capture)), packed);
+  // The head runs on real tokens only.
+  const auto [packed, ids, types] = bert->pack_inputs(input_ids, attention_mask, token_type_ids, "BertForMaskedLM");
+  return unpack(predict(bert->encode_packed(ids, types, packed, capture)), packed);
 }
 
 std::shared_ptr<BertForMaskedLM> BertForMaskedLM::from_pretrained(const std::string& folder) {

@@ -97,25 +97,89 @@ def test_gradients_reach_the_embeddings(mlm_pair):
 
 # ----------------------------------------------------------------- MiniLM ---
 
+MINILM_SENTENCES = [
+    "A man is eating food.", "A man is eating a piece of bread.", "The girl is carrying a baby.",
+    "Ein Mann isst Essen.", "Un homme mange de la nourriture.", "Café naïve résumé déjà vu",
+    "我们今天去公园散步吧", "東京は日本の首都です。", "안녕하세요, 세계!", "Привет, мир!", "مرحبا بالعالم",
+    "mixed: English中文日本語한국어Русский", "emoji 😀🤗👍🏽 family 👨‍👩‍👧‍👦 🇫🇷", "🙂",
+    "odd   spacing\t\ttabs\n\nnewlines", "", "numbers 3.14159 1,000,000 2024-01-01",
+    "word " * 300,  # past max_seq_length (256)
+    "Long sentence about attention mechanisms in deep learning, repeated. " * 40,
+]
+
+
 @pytest.fixture(scope="module")
 def minilm():
     from sentence_transformers import SentenceTransformer
 
     folder = minilm_folder()
-    return SentenceTransformer(str(folder), device="cpu"), ak.models.BertModel.from_pretrained(str(folder))
+    return (SentenceTransformer(str(folder), device="cpu"), ak.models.SentenceEmbedder.from_pretrained(str(folder)),
+            folder)
 
 
-def test_minilm_hidden_states_pooled_equal_sentence_transformers(minilm):
-    reference, model = minilm
-    sentences = ["A man is eating food.", "Ein Mann isst.", "我们今天去公园散步吧", "🙂 emoji and ünïcödé",
-                 "word " * 300]
-    expected = reference.encode(sentences, convert_to_numpy=True)
-    enc = reference.tokenizer(sentences, padding=True, truncation=True, max_length=reference.max_seq_length,
-                              return_tensors="np")
+@pytest.fixture(scope="module")
+def minilm_sentences():
+    from tokenizer_fixtures import varied_strings
+
+    return MINILM_SENTENCES + varied_strings(230, seed=5)
+
+
+def test_minilm_embeddings_equal_sentence_transformers(minilm, minilm_sentences):
+    reference, embedder, _ = minilm
+    assert len(minilm_sentences) >= 200
+    expected = reference.encode(minilm_sentences, batch_size=32, convert_to_numpy=True)
+    got = embedder.encode(minilm_sentences, batch_size=32).numpy()
+    assert got.shape == expected.shape == (len(minilm_sentences), 384)
+    cosine = (got * expected).sum(1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(expected, axis=1))
+    assert cosine.min() >= 0.99999, minilm_sentences[int(cosine.argmin())]
+    assert np.abs(got - expected).max() <= 1e-4
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-6)  # Normalize module
+
+
+def test_minilm_token_ids_equal_the_hugging_face_tokenizer(minilm, minilm_sentences):
+    reference, embedder, folder = minilm
+    ours = ak.tokenizers.Tokenizer.from_pretrained(str(folder))
+    ours.enable_truncation(embedder.max_seq_length)
+    ours.no_padding()  # tokenizer.json pads to 128; sentence-transformers asks for none per sentence
+    for sentence in minilm_sentences:
+        theirs = reference.tokenizer(sentence, truncation=True, max_length=reference.max_seq_length)["input_ids"]
+        assert ours.encode(sentence).ids == theirs, repr(sentence)
+
+
+def test_minilm_embeddings_do_not_depend_on_the_batch(minilm, minilm_sentences):
+    _, embedder, _ = minilm
+    some = minilm_sentences[:40]
+    together = embedder.encode(some, batch_size=40).numpy()
+    alone = np.concatenate([embedder.encode([s]).numpy() for s in some])
+    np.testing.assert_allclose(together, alone, atol=2e-6, rtol=0)
+
+
+def test_minilm_hidden_states_equal_transformers(minilm):
+    import transformers
+
+    reference, _, folder = minilm
+    model = ak.models.BertModel.from_pretrained(str(folder))
+    torch_model = transformers.BertModel.from_pretrained(folder).eval()
+    enc = reference.tokenizer(MINILM_SENTENCES[:8], padding=True, return_tensors="np")
+    with torch.no_grad():
+        out = torch_model(**{k: torch.from_numpy(v) for k, v in enc.items()})
     with ak.no_grad():
-        hidden, _ = model(ak.from_numpy(enc["input_ids"]), attention_mask=ak.from_numpy(enc["attention_mask"]))
-    mask = enc["attention_mask"][..., None]
-    pooled = (hidden.numpy() * mask).sum(1) / mask.sum(1)
-    pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
-    assert np.abs(pooled - expected).max() <= 1e-4
-    assert (pooled * expected).sum(1).min() >= 0.99999
+        hidden, pooled = model(ak.from_numpy(enc["input_ids"]), attention_mask=ak.from_numpy(enc["attention_mask"]),
+                               token_type_ids=ak.from_numpy(enc["token_type_ids"]))
+    real = enc["attention_mask"].astype(bool)
+    assert np.abs(hidden.numpy()[real] - out.last_hidden_state.numpy()[real]).max() <= 1e-4
+    assert np.abs(pooled.numpy() - out.pooler_output.numpy()).max() <= 1e-4  # every row's [CLS] is real
+
+
+def test_sentence_embedder_refuses_what_it_does_not_run(minilm, tmp_path):
+    import json
+    import shutil
+
+    _, _, folder = minilm
+    target = tmp_path / "model"
+    shutil.copytree(folder, target)
+    modules = json.loads((target / "modules.json").read_text())
+    modules.append({"idx": 3, "name": "3", "path": "3_Dense", "type": "sentence_transformers.models.Dense"})
+    (target / "modules.json").write_text(json.dumps(modules))
+    with pytest.raises(ValueError, match="Dense"):
+        ak.models.SentenceEmbedder.from_pretrained(str(target))

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "attnkit/core/rng.h"
@@ -48,6 +49,8 @@ struct PackedBatch {
 
 // Packs by attention_mask (B, L), nonzero = a real token (undefined = all real).
 PackedBatch pack_batch(const Tensor& attention_mask, int64_t batch, int64_t length);
+// Packs sequences of these lengths, each starting at position 0 (L = the longest).
+PackedBatch pack_lengths(const std::vector<int64_t>& lengths);
 
 class BertEmbeddings : public nn::Module {
  public:
@@ -91,9 +94,14 @@ class BertModel : public nn::Module {
   BertOutput forward(const Tensor& input_ids, const Tensor& attention_mask = Tensor(),
                      const Tensor& token_type_ids = Tensor(), AttentionCapture* capture = nullptr) const;
 
-  // The packed last hidden state (T, H) of `packed`'s real tokens.
-  Tensor encode_packed(const Tensor& input_ids, const Tensor& token_type_ids, const PackedBatch& packed,
+  // The last hidden state (T, H) of packed tokens: ids and token types (T)
+  // int64, laid out as `packed` says.
+  Tensor encode_packed(const Tensor& packed_ids, const Tensor& packed_types, const PackedBatch& packed,
                        AttentionCapture* capture = nullptr) const;
+  // Validates padded inputs (B, L) as forward does, packs them, and gathers
+  // their real tokens' ids and types: (packed, ids (T), types (T)).
+  std::tuple<PackedBatch, Tensor, Tensor> pack_inputs(const Tensor& input_ids, const Tensor& attention_mask,
+                                                      const Tensor& token_type_ids, const char* op) const;
 
   // From a Hugging Face folder of a BertModel (or of a BertFor... model, whose
   // "bert." weights it takes; a missing pooler is left out).
