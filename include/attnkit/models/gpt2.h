@@ -151,9 +151,12 @@ class Gpt2LMHeadModel : public nn::Module {
   explicit Gpt2LMHeadModel(const Gpt2Config& config, Generator* generator = nullptr);
   std::string name() const override { return "GPT2LMHeadModel"; }
 
-  // ids (B, T) -> next-token logits (B, T, vocab_size); arguments as Gpt2Model::forward.
+  // ids (B, T) -> next-token logits (B, T, vocab_size); arguments as
+  // Gpt2Model::forward. logits_to_keep k > 0 computes the logits of the last
+  // k positions only, (B, k, vocab_size) (transformers' logits_to_keep): a
+  // prompt needs only its last.
   Tensor forward(const Tensor& input_ids, Gpt2Cache* cache = nullptr, AttentionCapture* capture = nullptr,
-                 const Tensor& attention_mask = Tensor()) const;
+                 const Tensor& attention_mask = Tensor(), int64_t logits_to_keep = 0) const;
   // hidden (..., n_embd) -> logits (..., vocab_size).
   Tensor lm_head(const Tensor& hidden) const;
 
