@@ -137,7 +137,8 @@ void decode_wordpiece(const std::vector<std::string_view>& tokens, const Pipelin
     }
     piece.append(token);
     if (p.decoder_cleanup) {
-      // Per token, one replacement pattern after the other, as HF does.
+      // Per token (with its joining space), one pattern after the other, as
+      // HF does; so rules spanning tokens (" do not") never fire there either.
       for (const auto& [from, to] : kCleanup) {
         for (size_t at = piece.find(from); at != std::string::npos; at = piece.find(from, at + to.size())) {
           piece.replace(at, from.size(), to);
