@@ -314,6 +314,8 @@ TEST(TokenizersJsonErrors, UnsupportedKindsNameTheFieldAndTheAlternatives) {
   EXPECT_TRUE(throws_error_naming(loads(with("truncation", {{"max_length", 5}, {"strategy", "Sideways"}})),
                                   "\"truncation.strategy\" is \"Sideways\""));
   EXPECT_TRUE(throws_error_naming(loads(with("padding", {{"strategy", "Random"}})), "\"padding.strategy\" is"));
+  EXPECT_TRUE(throws_error_naming(loads(with("pre_tokenizer", {{"type", "ByteLevel"}})),
+                                  "\"pre_tokenizer\" ByteLevel needs model BPE, this model is WordPiece"));
   EXPECT_TRUE(throws_error_naming(loads("{\"model\": "), "m/tokenizer.json: not valid JSON"));
   EXPECT_TRUE(throws_error_naming(loads("[1]"), "must be a JSON object, got array"));
   EXPECT_TRUE(throws_error_naming(loads("{}"), "\"model\" is missing"));

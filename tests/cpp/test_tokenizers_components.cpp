@@ -286,6 +286,15 @@ TEST(TokenizersWordPiece, LongestMatchFirstThenContinuations) {
                                   "v.txt: unk_token \"[UNK]\" is not in the vocabulary"));
 }
 
+TEST(TokenizersWordPiece, LongWordsStayFast) {
+  WordPieceModel model(make_vocab({"[UNK]", "a", "##a", "##aa"}), WordPieceOptions{"[UNK]", "##", size_t{1} << 30},
+                       "test");
+  std::vector<ModelToken> out;
+  model.tokenize(std::string(100001, 'a'), out);  // candidates bounded by the longest token, not the word
+  ASSERT_EQ(out.size(), 50001u);
+  EXPECT_EQ(out.back().end, 100001u);
+}
+
 // --------------------------------------------------------- added tokens ---
 
 std::vector<std::string> added_matches(const AddedVocabulary& added, const std::string& text) {
