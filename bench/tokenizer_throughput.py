@@ -10,7 +10,7 @@ way an embedding model is fed, alternately, repetition by repetition, and
 reports the median sentences/s and the ratio (> 1: attnkit is faster). The
 ids are checked to agree once per case.
 
-    python bench/tokenizers.py [--sentences 10000] [--repeats 5] [--no-lock]
+    python bench/tokenizer_throughput.py [--sentences 10000] [--repeats 5] [--no-lock]
 
 While measuring it holds the build lock (/tmp/attnkit-build.lock); pass
 --no-lock when already running under `flock` on that file.
