@@ -120,7 +120,9 @@ void bind_tokenizers(nb::module_& m) {
       .def_static(
           "from_bpe_files",
           [](const Path& vocab, const Path& merges, bool add_prefix_space) {
-            return Tokenizer::from_bpe_files(vocab.string(), merges.string(), {.add_prefix_space = add_prefix_space});
+            tokenizers::BpeFilesOptions options;
+            options.add_prefix_space = add_prefix_space;
+            return Tokenizer::from_bpe_files(vocab.string(), merges.string(), options);
           },
           "vocab"_a, "merges"_a, "add_prefix_space"_a = false,
           "Byte-level BPE from GPT-2's vocab.json and merges.txt.")

@@ -33,6 +33,17 @@ struct AddedToken {
   bool special = false;
 };
 
+// A special token matched in the raw text (normalized = false), as model
+// folders declare [CLS], <|endoftext|>, ...
+inline AddedToken special_added_token(std::string content, int64_t id) {
+  AddedToken t;
+  t.content = std::move(content);
+  t.id = id;
+  t.normalized = false;
+  t.special = true;
+  return t;
+}
+
 // A found added token: its id and the byte range it covers (with any
 // stripped whitespace).
 struct AddedMatch {

@@ -23,7 +23,8 @@ void bert_pre_tokenize(std::string_view text, std::vector<Piece>& out);
 // the scanner never skips anything. Notable cases:
 //   "I'm"      -> "I" "'m"          (contractions are lowercase only: "'M" is "'" "M")
 //   "a  b"     -> "a" " " " b"      (a whitespace run leaves its last space to the next word)
-//   "a\n\nb"   -> "a" "\n\n" "b"    (only ' ' attaches to a following word)
+//   "a\n\nb"   -> "a" "\n" "\n" "b" (so does a run of newlines; only ' ' joins the word)
+//   "a\n\n b"  -> "a" "\n\n" " b"
 //   "x   "     -> "x" "   "         (trailing whitespace stays together)
 void gpt2_split(std::string_view text, std::vector<Piece>& out);
 

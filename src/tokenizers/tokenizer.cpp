@@ -137,7 +137,8 @@ void decode_wordpiece(const std::vector<std::string_view>& tokens, const Pipelin
     }
     piece.append(token);
     if (p.decoder_cleanup) {
-      // Per token, one replacement pattern after the other, as HF does.
+      // Per token (with its joining space), one pattern after the other, as
+      // HF does; so rules spanning tokens (" do not") never fire there either.
       for (const auto& [from, to] : kCleanup) {
         for (size_t at = piece.find(from); at != std::string::npos; at = piece.find(from, at + to.size())) {
           piece.replace(at, from.size(), to);
@@ -251,12 +252,17 @@ Encoding Tokenizer::encode_pair(std::string_view first, std::string_view second,
 
 namespace {
 
-// Runs body(i) for i in [0, n) on the OpenMP threads; the first exception
-// is rethrown on the calling thread.
+// Below this much text a batch is encoded on the calling thread: it takes
+// well under a millisecond, and a parallel region on a busy machine can
+// wait a whole scheduler time slice (~4 ms) for its second thread.
+constexpr size_t kParallelBatchBytes = 16 << 10;
+
+// Runs body(i) for i in [0, n), on the OpenMP threads when `parallel`; the
+// first exception is rethrown on the calling thread.
 template <typename Body>
-void parallel_for(size_t n, const Body& body) {
+void parallel_for(size_t n, bool parallel, const Body& body) {
   std::exception_ptr error;
-#pragma omp parallel for schedule(dynamic, 8) if (n > 8)
+#pragma omp parallel for schedule(dynamic, 8) if (parallel && n > 8)
   for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) {
     try {
       body(static_cast<size_t>(i));
@@ -274,7 +280,10 @@ std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::string>& te
   std::vector<Encoding> out(texts.size());
   Tokenizer unpadded = *this;
   unpadded.padding_.reset();  // the batch is padded together below
-  parallel_for(texts.size(), [&](size_t i) { out[i] = unpadded.encode(texts[i], add_special_tokens); });
+  size_t bytes = 0;
+  for (const std::string& text : texts) bytes += text.size();
+  parallel_for(texts.size(), bytes >= kParallelBatchBytes,
+               [&](size_t i) { out[i] = unpadded.encode(texts[i], add_special_tokens); });
   if (padding_) pad(out, *padding_);
   return out;
 }
@@ -284,7 +293,9 @@ std::vector<Encoding> Tokenizer::encode_batch_pairs(const std::vector<std::pair<
   std::vector<Encoding> out(pairs.size());
   Tokenizer unpadded = *this;
   unpadded.padding_.reset();
-  parallel_for(pairs.size(), [&](size_t i) {
+  size_t bytes = 0;
+  for (const auto& [first, second] : pairs) bytes += first.size() + second.size();
+  parallel_for(pairs.size(), bytes >= kParallelBatchBytes, [&](size_t i) {
     out[i] = unpadded.encode_pair(pairs[i].first, pairs[i].second, add_special_tokens);
   });
   if (padding_) pad(out, *padding_);
@@ -330,7 +341,10 @@ std::string Tokenizer::decode(std::span<const int64_t> ids, bool skip_special_to
 std::vector<std::string> Tokenizer::decode_batch(const std::vector<std::vector<int64_t>>& batch,
                                                  bool skip_special_tokens) const {
   std::vector<std::string> out(batch.size());
-  parallel_for(batch.size(), [&](size_t i) { out[i] = decode(batch[i], skip_special_tokens); });
+  size_t count = 0;
+  for (const auto& ids : batch) count += ids.size();
+  parallel_for(batch.size(), count * 4 >= kParallelBatchBytes,
+               [&](size_t i) { out[i] = decode(batch[i], skip_special_tokens); });
   return out;
 }
 

@@ -146,7 +146,7 @@ std::shared_ptr<Pipeline> load_bpe_files(const std::string& vocab_json_path, con
   p->post_processor.trim_offsets = true;
   p->post_processor.trim_add_prefix_space = add_prefix_space;
   if (special_id) {
-    p->added.add(AddedToken{.content = special_token, .id = *special_id, .normalized = false, .special = true});
+    p->added.add(special_added_token(special_token, *special_id));
   }
   p->added.build(nullptr);
   return p;
@@ -165,7 +165,7 @@ std::shared_ptr<Pipeline> load_wordpiece_vocab(const std::string& vocab_txt_path
   // The special tokens are matched whole in the raw text, as BertTokenizerFast does.
   for (const std::string* name : {&pad, &unk, &cls, &sep, &mask}) {
     if (auto id = vocab.find(*name)) {
-      p->added.add(AddedToken{.content = *name, .id = *id, .normalized = false, .special = true});
+      p->added.add(special_added_token(*name, *id));
     }
   }
   PostProcessor& post = p->post_processor;
@@ -174,7 +174,9 @@ std::shared_ptr<Pipeline> load_wordpiece_vocab(const std::string& vocab_txt_path
   post.special_tokens[sep] = {{*vocab.find(sep)}, {sep}};
   post.single = {{true, cls, 0}, {false, "A", 0}, {true, sep, 0}};
   post.pair = {{true, cls, 0}, {false, "A", 0}, {true, sep, 0}, {false, "B", 1}, {true, sep, 1}};
-  p->wordpiece = std::make_unique<WordPieceModel>(std::move(vocab), WordPieceOptions{.unk_token = unk}, vocab_txt_path);
+  WordPieceOptions options;
+  options.unk_token = unk;
+  p->wordpiece = std::make_unique<WordPieceModel>(std::move(vocab), std::move(options), vocab_txt_path);
   p->normalizer = BertNormalizer(normalizer);
   p->pre_tokenizer = PreTokenizerKind::Bert;
   p->decoder = DecoderKind::WordPiece;

@@ -434,6 +434,10 @@ std::shared_ptr<Pipeline> load_tokenizer_json(const std::string& text, const std
   };
   if (const json* n = component("normalizer")) read_normalizer(*n, "normalizer", source, *p);
   if (const json* t = component("pre_tokenizer")) read_pre_tokenizer(*t, "pre_tokenizer", source, *p);
+  // Byte-level words are byte strings in stand-in characters: only a BPE
+  // vocabulary is made of those.
+  AK_CHECK(p->pre_tokenizer != PreTokenizerKind::ByteLevel || p->bpe, source,
+           ": \"pre_tokenizer\" ByteLevel needs model BPE, this model is WordPiece");
   if (const json* t = component("post_processor")) read_post_processor(*t, "post_processor", source, *p);
   if (const json* d = component("decoder")) read_decoder(*d, "decoder", source, *p);
   if (const json* t = component("truncation")) p->truncation = read_truncation(Fields(*t, "truncation", source));

@@ -1,5 +1,7 @@
 #include "tokenizers/wordpiece.h"
 
+#include <algorithm>
+
 #include "attnkit/core/error.h"
 #include "tokenizers/utf8.h"
 
@@ -11,6 +13,7 @@ WordPieceModel::WordPieceModel(Vocab vocab, WordPieceOptions options, const std:
   AK_CHECK(unk.has_value(), source, ": unk_token \"", options_.unk_token.substr(0, 40),
            "\" is not in the vocabulary");
   unk_id_ = *unk;
+  for (const auto& entry : vocab_.map()) longest_token_bytes_ = std::max(longest_token_bytes_, entry.first.size());
 }
 
 void WordPieceModel::tokenize(std::string_view word, std::vector<ModelToken>& out) const {
@@ -32,7 +35,12 @@ void WordPieceModel::tokenize(std::string_view word, std::vector<ModelToken>& ou
   const size_t first = out.size();
   size_t start = 0;
   while (start < chars) {
-    size_t end = chars;
+    // Start from the longest candidate that could be in the vocabulary, so a
+    // long word costs O(length x longest token), not O(length^2) lookups.
+    const uint32_t limit = bounds[start] + static_cast<uint32_t>(std::min<size_t>(longest_token_bytes_, word.size()));
+    size_t end = static_cast<size_t>(std::upper_bound(bounds.begin() + static_cast<std::ptrdiff_t>(start),
+                                                      bounds.begin() + static_cast<std::ptrdiff_t>(chars) + 1, limit) -
+                                     bounds.begin()) - 1;
     std::optional<int64_t> found;
     for (; end > start; --end) {
       const std::string_view piece = word.substr(bounds[start], bounds[end] - bounds[start]);

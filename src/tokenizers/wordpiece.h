@@ -37,6 +37,7 @@ class WordPieceModel {
   Vocab vocab_;
   WordPieceOptions options_;
   int64_t unk_id_ = 0;
+  size_t longest_token_bytes_ = 0;  // no longer candidate can match: bounds the search
 };
 
 }  // namespace attnkit::tokenizers

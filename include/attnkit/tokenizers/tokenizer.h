@@ -89,7 +89,8 @@ class Tokenizer {
   // add_special_tokens: apply the post-processor's template ([CLS] ... [SEP]).
   Encoding encode(std::string_view text, bool add_special_tokens = true) const;
   Encoding encode_pair(std::string_view first, std::string_view second, bool add_special_tokens = true) const;
-  // Encodes in parallel (OpenMP) and pads the batch together when padding is on.
+  // Encodes in parallel (OpenMP; batches under 16 KiB of text on the calling
+  // thread) and pads the batch together when padding is on.
   std::vector<Encoding> encode_batch(const std::vector<std::string>& texts, bool add_special_tokens = true) const;
   std::vector<Encoding> encode_batch_pairs(const std::vector<std::pair<std::string, std::string>>& pairs,
                                            bool add_special_tokens = true) const;
