@@ -12,7 +12,7 @@ namespace attnkit::kernels {
 
 namespace {
 
-constexpr int64_t kRowsBlock = 32;     // columns of C per block, B in rows: 4 vectors per row of A
+constexpr int64_t kRowsBlock = 64;     // split unit of C's columns, B in rows (a cache line's floats x 4)
 constexpr int64_t kColumnsBlock = 4;   // columns of C per block, B in columns: 4 dot products at a time
 constexpr int64_t kMinParallelFloats = 64 * 1024;  // below this much of B one thread streams it
 
@@ -23,38 +23,56 @@ __attribute__((target("avx2,fma"))) inline float lane_sum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// C[:, j0:j1] for B in rows: for each p, C[i] += A[i][p] · B[p][j0:j1].
+// C[:, j0:j1] for B in rows: C[i] += Σ_p A[i][p] · B[p][j0:j1], four rows of
+// B at a time. Each row's slice is read front to back, so the prefetchers see
+// four sequential streams; walking down a column block instead (one or two
+// cache lines per row, a row apart) defeats them, and the kernel waits on
+// every line. C's slice (at most 4 x n floats) stays in L1/L2.
 template <int M>
 __attribute__((target("avx2,fma"))) void rows_block(const float* a, int64_t k, const float* b, int64_t ldb,
                                                     int64_t j0, int64_t j1, const float* bias, float* c,
                                                     int64_t ldc) {
-  int64_t j = j0;
-  for (; j + kRowsBlock <= j1; j += kRowsBlock) {
-    __m256 acc[M][4];
+  for (int i = 0; i < M; ++i) {
+    for (int64_t j = j0; j < j1; ++j) c[i * ldc + j] = bias ? bias[j] : 0.0f;
+  }
+  const int64_t width = j1 - j0, vectors_end = j0 + width / 8 * 8;
+  int64_t p = 0;
+  for (; p + 4 <= k; p += 4) {
+    const float* b0 = b + p * ldb;
+    const float* b1 = b0 + ldb;
+    const float* b2 = b1 + ldb;
+    const float* b3 = b2 + ldb;
+    __m256 a0[M], a1[M], a2[M], a3[M];
     for (int i = 0; i < M; ++i) {
-      for (int v = 0; v < 4; ++v) acc[i][v] = bias ? _mm256_loadu_ps(bias + j + 8 * v) : _mm256_setzero_ps();
+      a0[i] = _mm256_broadcast_ss(a + i * k + p);
+      a1[i] = _mm256_broadcast_ss(a + i * k + p + 1);
+      a2[i] = _mm256_broadcast_ss(a + i * k + p + 2);
+      a3[i] = _mm256_broadcast_ss(a + i * k + p + 3);
     }
-    const float* bp = b + j;
-    for (int64_t p = 0; p < k; ++p, bp += ldb) {
-      const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
-      const __m256 b2 = _mm256_loadu_ps(bp + 16), b3 = _mm256_loadu_ps(bp + 24);
+    int64_t j = j0;
+    for (; j < vectors_end; j += 8) {
+      const __m256 v0 = _mm256_loadu_ps(b0 + j), v1 = _mm256_loadu_ps(b1 + j);
+      const __m256 v2 = _mm256_loadu_ps(b2 + j), v3 = _mm256_loadu_ps(b3 + j);
       for (int i = 0; i < M; ++i) {
-        const __m256 ai = _mm256_broadcast_ss(a + i * k + p);
-        acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-        acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
-        acc[i][2] = _mm256_fmadd_ps(ai, b2, acc[i][2]);
-        acc[i][3] = _mm256_fmadd_ps(ai, b3, acc[i][3]);
+        __m256 acc = _mm256_loadu_ps(c + i * ldc + j);
+        acc = _mm256_fmadd_ps(a0[i], v0, acc);
+        acc = _mm256_fmadd_ps(a1[i], v1, acc);
+        acc = _mm256_fmadd_ps(a2[i], v2, acc);
+        acc = _mm256_fmadd_ps(a3[i], v3, acc);
+        _mm256_storeu_ps(c + i * ldc + j, acc);
       }
     }
-    for (int i = 0; i < M; ++i) {
-      for (int v = 0; v < 4; ++v) _mm256_storeu_ps(c + i * ldc + j + 8 * v, acc[i][v]);
+    for (; j < j1; ++j) {  // the ragged end of the slice
+      for (int i = 0; i < M; ++i) {
+        const float* ai = a + i * k + p;
+        c[i * ldc + j] += ai[0] * b0[j] + ai[1] * b1[j] + ai[2] * b2[j] + ai[3] * b3[j];
+      }
     }
   }
-  for (; j < j1; ++j) {  // the ragged end
+  for (; p < k; ++p) {  // the last k % 4 rows of B
     for (int i = 0; i < M; ++i) {
-      float total = bias ? bias[j] : 0.0f;
-      for (int64_t p = 0; p < k; ++p) total += a[i * k + p] * b[p * ldb + j];
-      c[i * ldc + j] = total;
+      const float ai = a[i * k + p];
+      for (int64_t j = j0; j < j1; ++j) c[i * ldc + j] += ai * b[p * ldb + j];
     }
   }
 }
