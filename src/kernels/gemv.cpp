@@ -12,7 +12,6 @@ namespace attnkit::kernels {
 
 namespace {
 
-constexpr int64_t kRowsBlock = 64;     // split unit of C's columns, B in rows (a cache line's floats x 4)
 constexpr int64_t kColumnsBlock = 4;   // columns of C per block, B in columns: 4 dot products at a time
 constexpr int64_t kMinParallelFloats = 64 * 1024;  // below this much of B one thread streams it
 
@@ -29,9 +28,9 @@ __attribute__((target("avx2,fma"))) inline float lane_sum(__m256 v) {
 // cache lines per row, a row apart) defeats them, and the kernel waits on
 // every line. C's slice (at most 4 x n floats) stays in L1/L2.
 template <int M>
-__attribute__((target("avx2,fma"))) void rows_block(const float* a, int64_t k, const float* b, int64_t ldb,
-                                                    int64_t j0, int64_t j1, const float* bias, float* c,
-                                                    int64_t ldc) {
+__attribute__((target("avx2,fma"))) void rows_block(const float* a, int64_t lda, int64_t k, const float* b,
+                                                    int64_t ldb, int64_t j0, int64_t j1, const float* bias,
+                                                    float* c, int64_t ldc) {
   for (int i = 0; i < M; ++i) {
     for (int64_t j = j0; j < j1; ++j) c[i * ldc + j] = bias ? bias[j] : 0.0f;
   }
@@ -44,10 +43,10 @@ __attribute__((target("avx2,fma"))) void rows_block(const float* a, int64_t k, c
     const float* b3 = b2 + ldb;
     __m256 a0[M], a1[M], a2[M], a3[M];
     for (int i = 0; i < M; ++i) {
-      a0[i] = _mm256_broadcast_ss(a + i * k + p);
-      a1[i] = _mm256_broadcast_ss(a + i * k + p + 1);
-      a2[i] = _mm256_broadcast_ss(a + i * k + p + 2);
-      a3[i] = _mm256_broadcast_ss(a + i * k + p + 3);
+      a0[i] = _mm256_broadcast_ss(a + i * lda + p);
+      a1[i] = _mm256_broadcast_ss(a + i * lda + p + 1);
+      a2[i] = _mm256_broadcast_ss(a + i * lda + p + 2);
+      a3[i] = _mm256_broadcast_ss(a + i * lda + p + 3);
     }
     int64_t j = j0;
     for (; j < vectors_end; j += 8) {
@@ -64,14 +63,14 @@ __attribute__((target("avx2,fma"))) void rows_block(const float* a, int64_t k, c
     }
     for (; j < j1; ++j) {  // the ragged end of the slice
       for (int i = 0; i < M; ++i) {
-        const float* ai = a + i * k + p;
+        const float* ai = a + i * lda + p;
         c[i * ldc + j] += ai[0] * b0[j] + ai[1] * b1[j] + ai[2] * b2[j] + ai[3] * b3[j];
       }
     }
   }
   for (; p < k; ++p) {  // the last k % 4 rows of B
     for (int i = 0; i < M; ++i) {
-      const float ai = a[i * k + p];
+      const float ai = a[i * lda + p];
       for (int64_t j = j0; j < j1; ++j) c[i * ldc + j] += ai * b[p * ldb + j];
     }
   }
@@ -115,25 +114,59 @@ __attribute__((target("avx2,fma"))) void columns_block(const float* a, int64_t k
   }
 }
 
+// B in rows: the threads split B's rows, so each streams one contiguous
+// block of memory (splitting the columns instead makes every row a short run
+// the prefetchers keep restarting on); their partial sums of C are added at
+// the end, a few KiB.
 template <int M>
-void run(const GemmArgs& g, const float* a, bool b_in_rows) {
-  const int64_t ldb = b_in_rows ? g.b_row_stride : g.b_col_stride;
-  const int64_t unit = b_in_rows ? kRowsBlock : kColumnsBlock;
-  const int64_t units = (g.n + unit - 1) / unit;
-  const bool parallel = !omp_in_parallel() && g.n * g.k >= kMinParallelFloats;
-  const int threads = parallel ? static_cast<int>(std::min<int64_t>(omp_get_max_threads(), units)) : 1;
+void run_rows(const GemmArgs& g, const float* a, int threads) {
+  const int64_t ldb = g.b_row_stride;
+  if (threads <= 1) {
+    rows_block<M>(a, g.k, g.k, g.b, ldb, 0, g.n, g.bias, g.c, g.ldc);
+    return;
+  }
+  std::vector<float> partial(static_cast<size_t>(threads - 1) * M * g.n);
+#pragma omp parallel num_threads(threads)
+  {
+    const int id = omp_get_thread_num(), parts = omp_get_num_threads();
+    const int64_t p0 = g.k * id / parts, p1 = g.k * (id + 1) / parts;
+    float* out = id == 0 ? g.c : partial.data() + static_cast<size_t>(id - 1) * M * g.n;
+    const int64_t ldo = id == 0 ? g.ldc : g.n;
+    rows_block<M>(a + p0, g.k, p1 - p0, g.b + p0 * ldb, ldb, 0, g.n, id == 0 ? g.bias : nullptr, out, ldo);
+  }
+  for (int t = 1; t < threads; ++t) {
+    const float* part = partial.data() + static_cast<size_t>(t - 1) * M * g.n;
+    for (int i = 0; i < M; ++i) {
+      for (int64_t j = 0; j < g.n; ++j) g.c[i * g.ldc + j] += part[i * g.n + j];
+    }
+  }
+}
+
+// B in columns: the threads split C's columns, i.e. B's rows (W's rows are
+// contiguous), so each thread streams a contiguous block already.
+template <int M>
+void run_columns(const GemmArgs& g, const float* a, int threads) {
+  const int64_t units = (g.n + kColumnsBlock - 1) / kColumnsBlock;
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     const int id = omp_get_thread_num(), parts = omp_get_num_threads();
-    const int64_t j0 = std::min(g.n, units * id / parts * unit);
-    const int64_t j1 = std::min(g.n, units * (id + 1) / parts * unit);
-    if (j0 < j1) {
-      if (b_in_rows) {
-        rows_block<M>(a, g.k, g.b, ldb, j0, j1, g.bias, g.c, g.ldc);
-      } else {
-        columns_block<M>(a, g.k, g.b, ldb, j0, j1, g.bias, g.c, g.ldc);
-      }
-    }
+    const int64_t j0 = std::min(g.n, units * id / parts * kColumnsBlock);
+    const int64_t j1 = std::min(g.n, units * (id + 1) / parts * kColumnsBlock);
+    if (j0 < j1) columns_block<M>(a, g.k, g.b, g.b_col_stride, j0, j1, g.bias, g.c, g.ldc);
+  }
+}
+
+template <int M>
+void run(const GemmArgs& g, const float* a, bool b_in_rows) {
+  const bool parallel = !omp_in_parallel() && g.n * g.k >= kMinParallelFloats;
+  const int64_t splittable = b_in_rows ? g.k / 64 : (g.n + kColumnsBlock - 1) / kColumnsBlock;
+  const int threads = parallel ? static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(),
+                                                                                          splittable)))
+                               : 1;
+  if (b_in_rows) {
+    run_rows<M>(g, a, threads);
+  } else {
+    run_columns<M>(g, a, threads);
   }
 }
 

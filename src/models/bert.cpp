@@ -191,7 +191,34 @@ Tensor BertLayer::forward(const Tensor& x, const PackedBatch& packed, const std:
         split_heads(q, packed.batch), split_heads(k, packed.batch), split_heads(v, packed.batch), options);
     context = merge_heads(out.output);
     weights = out.weights;
-  } else {  // each sequence attends over its own tokens
+  } else if (!heads) {
+    // Padding: one call over slots (B, Lmax), sequence b's tokens in the first
+    // n_b slots of row b and the rest masked out as keys. Padding the three
+    // (T, H) matrices costs less than one attention call per sequence.
+    int64_t longest = 0;
+    for (int64_t b = 0; b < packed.batch; ++b) longest = std::max(longest, packed.length_of(b));
+    std::vector<int64_t> row_of_slot(packed.batch * longest, packed.tokens()), slot_of_row(packed.tokens());
+    std::vector<uint8_t> real_slot(packed.batch * longest, 0);
+    for (int64_t b = 0; b < packed.batch; ++b) {
+      for (int64_t i = 0; i < packed.length_of(b); ++i) {
+        row_of_slot[b * longest + i] = packed.offsets[b] + i;
+        slot_of_row[packed.offsets[b] + i] = b * longest + i;
+        real_slot[b * longest + i] = 1;
+      }
+    }
+    const Tensor slots = from_vector_i64(row_of_slot, {packed.batch, longest});
+    const Tensor zero_row = zeros({1, hidden});
+    // (T, H) -> (B, heads, Lmax, head_dim); row T of the extended matrix is the pads' zero row.
+    auto to_slots = [&](const Tensor& t) {
+      return split_heads(embedding(slots, cat({t, zero_row}, 0)).reshape({-1, hidden}), packed.batch);
+    };
+    Tensor key_mask = empty({packed.batch, 1, 1, longest}, kBool);
+    std::copy(real_slot.begin(), real_slot.end(), key_mask.data<bool>());
+    options.attn_mask = key_mask;
+    functional::SdpaOutput out =
+        functional::scaled_dot_product_attention(to_slots(q), to_slots(k), to_slots(v), options);
+    context = embedding(from_vector_i64(slot_of_row, {packed.tokens()}), merge_heads(out.output));  // (T, H)
+  } else {  // attention weights asked for: each sequence on its own, its weights placed at its positions
     std::vector<Tensor> parts;
     parts.reserve(packed.batch);
     for (int64_t b = 0; b < packed.batch; ++b) {
@@ -201,20 +228,16 @@ Tensor BertLayer::forward(const Tensor& x, const PackedBatch& packed, const std:
           split_heads(q.narrow(0, begin, n), 1), split_heads(k.narrow(0, begin, n), 1),
           split_heads(v.narrow(0, begin, n), 1), options);
       parts.push_back(merge_heads(out.output));
-      if (heads) {
-        if (!weights.defined()) {
-          weights = zeros({packed.batch, out.weights.size(1), packed.length, packed.length});
-        }
-        // The sequence's tokens sit at its positions; with left or middle
-        // padding they are not the first n, so scatter row by row.
-        NoGradGuard no_grad;
-        const std::vector<int64_t> positions = int_values(packed.positions.narrow(0, begin, n));
-        const Tensor w = out.weights.detach();
-        for (int64_t i = 0; i < n; ++i) {
-          for (int64_t j = 0; j < n; ++j) {
-            weights.select(0, b).select(1, positions[i]).select(1, positions[j]).copy_(
-                w.select(0, 0).select(1, i).select(1, j));
-          }
+      if (!weights.defined()) weights = zeros({packed.batch, out.weights.size(1), packed.length, packed.length});
+      // With left or middle padding a sequence's tokens are not the first n
+      // positions, so scatter row by row.
+      NoGradGuard no_grad;
+      const std::vector<int64_t> positions = int_values(packed.positions.narrow(0, begin, n));
+      const Tensor w = out.weights.detach();
+      for (int64_t i = 0; i < n; ++i) {
+        for (int64_t j = 0; j < n; ++j) {
+          weights.select(0, b).select(1, positions[i]).select(1, positions[j]).copy_(
+              w.select(0, 0).select(1, i).select(1, j));
         }
       }
     }
