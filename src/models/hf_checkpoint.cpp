@@ -1,14 +1,13 @@
 #include "attnkit/models/hf_checkpoint.h"
 
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 
 #include "attnkit/core/error.h"
 #include "io/json_depth.h"
+#include "io/text_file.h"
 
 namespace attnkit::models {
 
@@ -16,17 +15,10 @@ namespace {
 
 constexpr int kMaxIndexDepth = 16;
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  AK_CHECK(in.good(), path, ": cannot open the file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // The shard files named by model.safetensors.index.json, each once.
 std::vector<std::string> shards_of_index(const std::string& index_path) {
-  const std::string text = read_text(index_path);
+  const std::string text = io::read_text_file(index_path, "model.safetensors.index.json");
   AK_CHECK(io::json_nesting_depth(text.data(), text.size(), kMaxIndexDepth) <= kMaxIndexDepth, index_path,
            ": the JSON nests deeper than ", kMaxIndexDepth, " levels");
   const nlohmann::json json = nlohmann::json::parse(text, nullptr, false);

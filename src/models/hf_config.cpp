@@ -3,12 +3,12 @@
 #include "attnkit/models/hf_config.h"
 
 #include <cmath>
-#include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "attnkit/core/error.h"
 #include "io/json_depth.h"
+#include "io/text_file.h"
 
 namespace attnkit::models {
 
@@ -107,13 +107,6 @@ void expect_type(const nlohmann::json& json, const char* want, const std::string
   AK_CHECK(type == want, source, ": this is a ", type, " config, expected ", want);
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  AK_CHECK(in.good(), path, ": cannot open the config file");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  AK_CHECK(!in.bad(), path, ": reading the config file failed");
-  return text;
-}
 
 const std::vector<std::string> kActivations = {"gelu_new", "gelu_pytorch_tanh", "gelu", "relu", "silu", "swish"};
 
@@ -174,7 +167,7 @@ BertConfig parse_bert_config(const std::string& text, const std::string& source)
   return c;
 }
 
-Gpt2Config load_gpt2_config(const std::string& path) { return parse_gpt2_config(read_file(path), path); }
-BertConfig load_bert_config(const std::string& path) { return parse_bert_config(read_file(path), path); }
+Gpt2Config load_gpt2_config(const std::string& path) { return parse_gpt2_config(io::read_text_file(path, "config"), path); }
+BertConfig load_bert_config(const std::string& path) { return parse_bert_config(io::read_text_file(path, "config"), path); }
 
 }  // namespace attnkit::models

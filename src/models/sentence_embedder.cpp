@@ -2,9 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -12,6 +10,7 @@
 #include "attnkit/core/error.h"
 #include "attnkit/models/hf_checkpoint.h"
 #include "io/json_depth.h"
+#include "io/text_file.h"
 
 namespace attnkit::models {
 
@@ -22,10 +21,7 @@ constexpr int kMaxJsonDepth = 16;
 // The JSON object in `path`; an absent file gives an empty object.
 nlohmann::json read_optional_json(const std::string& path) {
   if (!file_exists(path)) return nlohmann::json::object();
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  const std::string s = text.str();
+  const std::string s = io::read_text_file(path, "sentence-transformers");
   AK_CHECK(io::json_nesting_depth(s.data(), s.size(), kMaxJsonDepth) <= kMaxJsonDepth, path,
            ": the JSON nests deeper than ", kMaxJsonDepth, " levels");
   nlohmann::json json = nlohmann::json::parse(s, nullptr, false);

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "io/text_file.h"
+
 #include "attnkit/tokenizers/truncation_padding.h"
 #include "tokenizers/added_vocabulary.h"
 #include "tokenizers/bert_normalizer.h"
@@ -65,6 +67,6 @@ Vocab parse_vocab_json(const std::string& text, const std::string& source);
 std::vector<std::pair<std::string, std::string>> parse_merges_txt(const std::string& text, const std::string& source,
                                                                   size_t& first_merge_line);
 Vocab parse_vocab_txt(const std::string& text, const std::string& source);
-std::string read_text_file(const std::string& path, const char* what);
+using io::read_text_file;  // io/text_file.h
 
 }  // namespace attnkit::tokenizers

@@ -1,7 +1,6 @@
 // The older file formats of model folders — vocab.json + merges.txt (GPT-2),
 // vocab.txt (BERT) — and the folder lookup that picks one.
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
 
@@ -15,7 +14,6 @@ namespace attnkit::tokenizers {
 
 namespace {
 
-constexpr size_t kMaxFileBytes = size_t{1} << 30;
 constexpr int kMaxJsonDepth = 32;
 
 // Calls body(line_number, line) for each line (without "\n" or "\r\n");
@@ -64,21 +62,6 @@ void read_special_tokens_map(const std::filesystem::path& file, Pipeline& p) {
 
 }  // namespace
 
-std::string read_text_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  AK_CHECK(in.good(), path, ": cannot open the ", what, " file");
-  in.seekg(0, std::ios::end);
-  const std::streamoff end = in.tellg();
-  AK_CHECK(end >= 0, path, ": cannot read the ", what, " file");
-  const auto size = static_cast<size_t>(end);
-  AK_CHECK(size <= kMaxFileBytes, path, ": ", size, " bytes is over the ", kMaxFileBytes, "-byte limit of a ", what,
-           " file");
-  in.seekg(0);
-  std::string text(size, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(size));
-  AK_CHECK(!in.bad() && static_cast<size_t>(in.gcount()) == size, path, ": reading the ", what, " file failed");
-  return text;
-}
 
 Vocab parse_vocab_json(const std::string& text, const std::string& source) {
   const nlohmann::json json = parse_json_file(text, source);

@@ -35,12 +35,6 @@ models::BertConfig tiny_bert() {
   return c;
 }
 
-Tensor ids(const std::vector<std::vector<int64_t>>& rows) {
-  std::vector<int64_t> flat;
-  for (const auto& r : rows) flat.insert(flat.end(), r.begin(), r.end());
-  return from_vector_i64(flat, {static_cast<int64_t>(rows.size()), static_cast<int64_t>(rows[0].size())});
-}
-
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   const std::vector<double> x = values(a), y = values(b);
   EXPECT_EQ(x.size(), y.size());
@@ -62,7 +56,7 @@ TEST(Gpt2, CachedStepsEqualOnePass) {
   Generator gen(3);
   models::Gpt2LMHeadModel model(tiny_gpt2(), &gen);
   NoGradGuard no_grad;
-  const Tensor input = ids({{1, 5, 9, 13, 2, 7, 30, 31}});
+  const Tensor input = id_matrix({{1, 5, 9, 13, 2, 7, 30, 31}});
   const Tensor whole = model.forward(input);
   models::Gpt2Cache cache = model.transformer->make_cache(1, 8);
   const Tensor first = model.forward(input.narrow(1, 0, 5), &cache);
@@ -99,7 +93,7 @@ TEST(Gpt2, SavedFolderLoadsBackAndBrokenFoldersAreErrors) {
   io::save_safetensors((folder / "model.safetensors").string(), model.state_dict());
   auto loaded = models::Gpt2LMHeadModel::from_pretrained(folder.string());
   NoGradGuard no_grad;
-  const Tensor input = ids({{1, 2, 3, 4}});
+  const Tensor input = id_matrix({{1, 2, 3, 4}});
   EXPECT_EQ(max_abs_diff(loaded->forward(input), model.forward(input)), 0.0);
 
   // One tensor missing: the error names it.
@@ -124,9 +118,9 @@ TEST(Bert, PaddingChangesNothingForRealTokens) {
   models::BertModel model(tiny_bert(), true, &gen);
   NoGradGuard no_grad;
   // Row 0 alone, then batched with a longer row 1 (row 0 padded on the right).
-  const Tensor alone = model.forward(ids({{2, 7, 9, 3}})).last_hidden_state;
-  const Tensor batch_ids = ids({{2, 7, 9, 3, 0, 0}, {2, 5, 6, 8, 11, 3}});
-  const Tensor mask = ids({{1, 1, 1, 1, 0, 0}, {1, 1, 1, 1, 1, 1}});
+  const Tensor alone = model.forward(id_matrix({{2, 7, 9, 3}})).last_hidden_state;
+  const Tensor batch_ids = id_matrix({{2, 7, 9, 3, 0, 0}, {2, 5, 6, 8, 11, 3}});
+  const Tensor mask = id_matrix({{1, 1, 1, 1, 0, 0}, {1, 1, 1, 1, 1, 1}});
   const models::BertOutput batched = model.forward(batch_ids, mask);
   EXPECT_LT(max_abs_diff(batched.last_hidden_state.select(0, 0).narrow(0, 0, 4), alone.select(0, 0)), 1e-5);
   EXPECT_EQ(max_abs_diff(batched.last_hidden_state.select(0, 0).narrow(0, 4, 2), zeros({2, 16})), 0.0);
@@ -140,7 +134,7 @@ TEST(Bert, CapturedAttentionRowsAreDistributionsOverRealTokens) {
   models::AttentionCapture capture;
   capture.layers = {-1};
   capture.heads = {0, 3};
-  model.forward(ids({{2, 7, 9, 0}, {2, 5, 6, 8}}), ids({{1, 1, 1, 0}, {1, 1, 1, 1}}), Tensor(), &capture);
+  model.forward(id_matrix({{2, 7, 9, 0}, {2, 5, 6, 8}}), id_matrix({{1, 1, 1, 0}, {1, 1, 1, 1}}), Tensor(), &capture);
   ASSERT_EQ(capture.weights.size(), 1u);
   const Tensor w = capture.weights[0];
   ASSERT_EQ(w.shape(), (Shape{2, 2, 4, 4}));
@@ -153,16 +147,16 @@ TEST(Bert, CapturedAttentionRowsAreDistributionsOverRealTokens) {
     }
   }
   capture.layers = {2};
-  EXPECT_THROW(model.forward(ids({{2, 3}}), Tensor(), Tensor(), &capture), ValueError);
+  EXPECT_THROW(model.forward(id_matrix({{2, 3}}), Tensor(), Tensor(), &capture), ValueError);
 }
 
 TEST(Bert, BadInputsAreErrors) {
   Generator gen(8);
   models::BertForMaskedLM model(tiny_bert(), &gen);
   NoGradGuard no_grad;
-  EXPECT_THROW(model.forward(ids({std::vector<int64_t>(21, 1)})), ValueError);  // past max positions
-  EXPECT_THROW(model.forward(ids({{1, 2}}), ids({{1, 1, 1}})), ValueError);     // mask shape
-  EXPECT_THROW(model.forward(ids({{1, 40}})), ValueError);                      // id outside the vocabulary
+  EXPECT_THROW(model.forward(id_matrix({std::vector<int64_t>(21, 1)})), ValueError);  // past max positions
+  EXPECT_THROW(model.forward(id_matrix({{1, 2}}), id_matrix({{1, 1, 1}})), ValueError);     // mask shape
+  EXPECT_THROW(model.forward(id_matrix({{1, 40}})), ValueError);                      // id outside the vocabulary
   EXPECT_THROW(model.forward(from_vector({1.0f, 2.0f}, {1, 2})), ValueError);   // float ids
 }
 

@@ -25,16 +25,10 @@ models::Seq2SeqTransformerOptions small_options() {
   return o;
 }
 
-Tensor tokens(const std::vector<std::vector<int64_t>>& rows) {
-  std::vector<int64_t> flat;
-  for (const auto& r : rows) flat.insert(flat.end(), r.begin(), r.end());
-  return from_vector_i64(flat, {static_cast<int64_t>(rows.size()), static_cast<int64_t>(rows[0].size())});
-}
-
 TEST(Seq2SeqTransformer, LogitsHaveOneRowPerTargetToken) {
   Generator gen(1);
   models::Seq2SeqTransformer model(small_options(), &gen);
-  Tensor logits = model.forward(tokens({{3, 4, 5, 6}, {7, 8, 9, 0}}), tokens({{1, 3, 4}, {1, 5, 6}}));
+  Tensor logits = model.forward(id_matrix({{3, 4, 5, 6}, {7, 8, 9, 0}}), id_matrix({{1, 3, 4}, {1, 5, 6}}));
   EXPECT_EQ(logits.shape(), (Shape{2, 3, kVocab}));
 }
 
@@ -43,13 +37,13 @@ TEST(Seq2SeqTransformer, SourcePaddingChangesNothing) {
   models::Seq2SeqTransformer model(small_options(), &gen);
   model.eval();
   NoGradGuard no_grad;
-  Tensor tgt = tokens({{1, 3, 4, 5}});
-  Tensor bare = model.forward(tokens({{3, 4, 5, 6, 7}}), tgt);
-  Tensor padded = model.forward(tokens({{3, 4, 5, 6, 7, 0, 0, 0}}), tgt);
+  Tensor tgt = id_matrix({{1, 3, 4, 5}});
+  Tensor bare = model.forward(id_matrix({{3, 4, 5, 6, 7}}), tgt);
+  Tensor padded = model.forward(id_matrix({{3, 4, 5, 6, 7, 0, 0, 0}}), tgt);
   EXPECT_TRUE(all_close(padded, bare, 1e-5, 1e-5));
   // ... and a row's result does not depend on the other rows of its batch.
-  Tensor batched = model.forward(tokens({{3, 4, 5, 6, 7, 0, 0, 0}, {9, 9, 8, 8, 7, 7, 6, 6}}),
-                                 tokens({{1, 3, 4, 5}, {1, 6, 6, 6}}));
+  Tensor batched = model.forward(id_matrix({{3, 4, 5, 6, 7, 0, 0, 0}, {9, 9, 8, 8, 7, 7, 6, 6}}),
+                                 id_matrix({{1, 3, 4, 5}, {1, 6, 6, 6}}));
   EXPECT_TRUE(all_close(batched.narrow(0, 0, 1), bare, 1e-5, 1e-5));
 }
 
@@ -57,7 +51,7 @@ TEST(Seq2SeqTransformer, GreedyDecodingAgreesWithTheTeacherForcedPass) {
   Generator gen(3);
   models::Seq2SeqTransformer model(small_options(), &gen);
   model.eval();
-  Tensor src = tokens({{3, 4, 5, 6, 0, 0}, {7, 8, 9, 10, 11, 3}});
+  Tensor src = id_matrix({{3, 4, 5, 6, 0, 0}, {7, 8, 9, 10, 11, 3}});
   decoding::SearchOptions search;
   search.bos = kBos;
   search.eos = kEos;
@@ -70,7 +64,7 @@ TEST(Seq2SeqTransformer, GreedyDecodingAgreesWithTheTeacherForcedPass) {
     ASSERT_FALSE(out.empty());
     std::vector<int64_t> prefix{kBos};
     prefix.insert(prefix.end(), out.begin(), out.end() - 1);
-    Tensor logits = model.forward(src.narrow(0, row, 1), tokens({prefix}));  // (1, T, V)
+    Tensor logits = model.forward(src.narrow(0, row, 1), id_matrix({prefix}));  // (1, T, V)
     Tensor best = argmax(logits.select(0, 0), -1);
     for (size_t t = 0; t < out.size(); ++t) {
       EXPECT_EQ(static_cast<int64_t>(best.at({static_cast<int64_t>(t)})), out[t]) << "row " << row << " step " << t;
@@ -85,8 +79,8 @@ TEST(Seq2SeqTransformer, CrossAttentionIsADistributionOverTheRealSource) {
   Generator gen(4);
   models::Seq2SeqTransformer model(small_options(), &gen);
   model.eval();
-  Tensor src = tokens({{3, 4, 5, 0, 0}, {6, 7, 8, 9, 10}});
-  Tensor tgt = tokens({{1, 3, 4}, {1, 5, 6}});
+  Tensor src = id_matrix({{3, 4, 5, 0, 0}, {6, 7, 8, 9, 10}});
+  Tensor tgt = id_matrix({{1, 3, 4}, {1, 5, 6}});
   std::vector<Tensor> maps = model.cross_attention(src, tgt);
   ASSERT_EQ(maps.size(), 2u);
   for (const Tensor& m : maps) {
@@ -122,7 +116,7 @@ TEST(Seq2SeqTransformer, LearnsToReverseShortSequences) {
       tgt_in.push_back({kBos, r[0], r[1], r[2], r[3]});
       tgt_out.push_back({r[0], r[1], r[2], r[3], kEos});
     }
-    return std::array<Tensor, 3>{tokens(src), tokens(tgt_in), tokens(tgt_out)};
+    return std::array<Tensor, 3>{id_matrix(src), id_matrix(tgt_in), id_matrix(tgt_out)};
   };
   for (int step = 0; step < 300; ++step) {
     auto [src, tgt_in, tgt_out] = batch(32);
@@ -150,9 +144,9 @@ TEST(Seq2SeqTransformer, LearnsToReverseShortSequences) {
 TEST(Seq2SeqTransformer, BadInputIsAnErrorNamingTheModel) {
   Generator gen(7);
   models::Seq2SeqTransformer model(small_options(), &gen);
-  EXPECT_TRUE(throws_error_naming([&] { model.forward(randn_tensor({2, 3}, 1), tokens({{1, 2}, {1, 2}})); },
+  EXPECT_TRUE(throws_error_naming([&] { model.forward(randn_tensor({2, 3}, 1), id_matrix({{1, 2}, {1, 2}})); },
                                   "Seq2SeqTransformer: src must be (N, L) int64 token ids"));
-  EXPECT_TRUE(throws_error_naming([&] { model.forward(tokens({{3, 4}}), tokens({{1, 2}, {1, 2}})); },
+  EXPECT_TRUE(throws_error_naming([&] { model.forward(id_matrix({{3, 4}}), id_matrix({{1, 2}, {1, 2}})); },
                                   "same number of rows"));
   models::Seq2SeqTransformerOptions bad = small_options();
   bad.pad = kVocab;

@@ -69,6 +69,12 @@ Tensor distinct_tensor(const Shape& shape, uint64_t seed, double gap, double shi
   return from_vector(data, shape);
 }
 
+Tensor id_matrix(const std::vector<std::vector<int64_t>>& rows) {
+  std::vector<int64_t> flat;
+  for (const auto& r : rows) flat.insert(flat.end(), r.begin(), r.end());
+  return from_vector_i64(flat, {static_cast<int64_t>(rows.size()), static_cast<int64_t>(rows[0].size())});
+}
+
 Tensor leaf(Tensor t) {
   t.set_requires_grad(true);
   return t;

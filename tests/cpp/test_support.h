@@ -43,6 +43,8 @@ Tensor away_from_zero(const Shape& shape, uint64_t seed, double margin = 0.2);
 Tensor distinct_tensor(const Shape& shape, uint64_t seed, double gap = 0.05, double shift = 0.0);
 // Marks t as a leaf that requires grad and returns it.
 Tensor leaf(Tensor t);
+// An int64 (rows, columns) tensor of token ids, row by row (rows of equal length).
+Tensor id_matrix(const std::vector<std::vector<int64_t>>& rows);
 
 // ---- reading values (any dtype, any strides), row-major ----
 std::vector<double> values(const Tensor& t);
