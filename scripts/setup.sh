@@ -47,8 +47,18 @@ setup_venv() {
   export PATH="$venv/bin:$PATH"
 }
 
-# Builds and installs the Python package into .venv (incremental: the CMake
-# build directory build/wheel persists between runs).
+# Builds and installs the Python package into .venv, incrementally in a
+# persistent CMake build tree: build/wheel by default.  scripts/test passes
+# build/release (configured with ATTNKIT_BUILD_PYTHON=ON), so the wheel reuses
+# the Release objects instead of compiling the library a second time; the
+# defines keep that tree's tests, benchmarks and CLI, which pyproject.toml
+# turns off for a plain `pip install .`.
 install_python_package() {
-  (cd "$ATTNKIT_ROOT" && python -m pip install -q --no-build-isolation --no-deps .)
+  local build_dir="${1:-build/wheel}"
+  local settings=(-C "build-dir=$build_dir")
+  if [ "$build_dir" != build/wheel ]; then
+    settings+=(-C cmake.define.ATTNKIT_BUILD_TESTS=ON -C cmake.define.ATTNKIT_BUILD_BENCH=ON
+               -C cmake.define.ATTNKIT_BUILD_CLI=ON -C cmake.define.ATTNKIT_BUILD_EXAMPLES=ON)
+  fi
+  (cd "$ATTNKIT_ROOT" && python -m pip install -q --no-build-isolation --no-deps "${settings[@]}" .)
 }
