@@ -42,6 +42,9 @@ setup_venv() {
     echo "setup: installing Python packages from ${requirements#$ATTNKIT_ROOT/}"
     "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
     "$venv/bin/python" -m pip install -q -r "$requirements"
+    if [ "$(basename "$requirements")" = test.txt ]; then
+      "$venv/bin/python" -m pip install -q --no-deps -r "$ATTNKIT_ROOT/requirements/timm-no-deps.txt"
+    fi
     echo "$digest" > "$stamp"
   fi
   export PATH="$venv/bin:$PATH"
