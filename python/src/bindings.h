@@ -36,5 +36,9 @@ void bind_optim(nb::module_& m);                           // optim_bindings.cpp
 void bind_decoding(nb::module_& m);                        // decoding_bindings.cpp
 void bind_models(nb::module_& m);                          // models_bindings.cpp
 void bind_tokenizers(nb::module_& m);                      // tokenizers_bindings.cpp
+// The vision layers: functional ops on `m`, modules on `m.nn` (after bind_nn).
+void bind_conv(nb::module_& m);                            // conv_bindings.cpp
+void bind_grid_sample(nb::module_& m);                     // grid_sample_bindings.cpp
+void bind_vision_layers(nb::module_& m);                   // vision_layers_bindings.cpp
 
 }  // namespace attnkit::python

@@ -41,5 +41,8 @@ NB_MODULE(_C, m) {
   bind_decoding(m);
   bind_models(m);
   bind_tokenizers(m);
+  bind_conv(m);
+  bind_grid_sample(m);
+  bind_vision_layers(m);
   bind_threading(m);
 }

@@ -65,7 +65,8 @@ void bind_module(nb::module_& m) {
              }
              nb::str key(name.c_str());
              if (PyObject_GenericSetAttr(self.ptr(), key.ptr(), value.ptr()) != 0) throw nb::python_error();
-           })
+           },
+           "name"_a, "value"_a.none())  // None is a value too: bn.momentum = None, self.bias = None
       .def("__call__",
            [](nb::handle self, nb::args args, nb::kwargs kwargs) { return self.attr("forward")(*args, **kwargs); })
       .def("forward",

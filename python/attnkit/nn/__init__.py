@@ -13,8 +13,15 @@ tensors assigned as attributes are registered, so ``parameters()``,
 from .._C import Tensor as _Tensor
 from . import utils
 from .._C.nn import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
     AdditiveAttention,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
     BilinearAttention,
+    Conv1d,
+    Conv2d,
     Dropout,
     Embedding,
     HardAttention,
@@ -22,6 +29,7 @@ from .._C.nn import (
     LayerNorm,
     LearnedPositionalEncoding,
     Linear,
+    MaxPool2d,
     Module,
     MultiheadAttention,
     PositionwiseFeedForward,
@@ -32,6 +40,7 @@ from .._C.nn import (
     TransformerDecoderLayer,
     TransformerEncoder,
     TransformerEncoderLayer,
+    Upsample,
 )
 
 
@@ -44,8 +53,15 @@ def Parameter(data: _Tensor, requires_grad: bool = True) -> _Tensor:  # noqa: N8
 
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
     "AdditiveAttention",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
     "BilinearAttention",
+    "Conv1d",
+    "Conv2d",
     "Dropout",
     "Embedding",
     "HardAttention",
@@ -53,6 +69,7 @@ __all__ = [
     "LayerNorm",
     "LearnedPositionalEncoding",
     "Linear",
+    "MaxPool2d",
     "Module",
     "MultiheadAttention",
     "Parameter",
@@ -64,4 +81,5 @@ __all__ = [
     "TransformerDecoderLayer",
     "TransformerEncoder",
     "TransformerEncoderLayer",
+    "Upsample",
 ]
