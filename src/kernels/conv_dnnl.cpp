@@ -14,6 +14,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "attnkit/core/error.h"
+#include "kernels/dnnl_context.h"
 
 namespace attnkit::kernels {
 
@@ -22,17 +23,6 @@ namespace {
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
 using Dims = dnnl::memory::dims;
-
-dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
-
-// A stream per thread: oneDNN streams are not meant to be shared across threads.
-dnnl::stream& cpu_stream() {
-  thread_local dnnl::stream stream(cpu_engine());
-  return stream;
-}
 
 // ---- per-thread scratch buffers ----
 
@@ -261,69 +251,12 @@ BackwardPlan make_backward_plan(const ConvParams& p, const ConvGradients& grads,
   return plan;
 }
 
-// ---- the LRU cache of plans ----
-
-struct KeyHash {
-  size_t operator()(const std::vector<int64_t>& key) const {
-    size_t h = 1469598103934665603ull;
-    for (int64_t v : key) h = (h ^ static_cast<size_t>(v)) * 1099511628211ull;
-    return h;
-  }
-};
-
-template <typename Plan>
-class PlanCache {
- public:
-  static constexpr size_t kCapacity = 256;
-
-  template <typename Create>
-  std::shared_ptr<const Plan> get(const std::vector<int64_t>& key, Create&& create) {
-    {
-      std::lock_guard lock(mutex_);
-      if (auto it = entries_.find(key); it != entries_.end()) {
-        order_.splice(order_.begin(), order_, it->second.position);
-        return it->second.plan;
-      }
-    }
-    // Created outside the lock: oneDNN may take milliseconds to generate code.
-    std::shared_ptr<const Plan> plan;
-    try {
-      plan = std::make_shared<const Plan>(create());
-    } catch (const dnnl::error& e) {
-      throw Error(std::string("conv: oneDNN could not create a primitive: ") + e.what());
-    }
-    std::lock_guard lock(mutex_);
-    if (auto it = entries_.find(key); it != entries_.end()) return it->second.plan;  // another thread won
-    order_.push_front(key);
-    entries_.emplace(key, Entry{plan, order_.begin()});
-    if (entries_.size() > kCapacity) {
-      entries_.erase(order_.back());
-      order_.pop_back();
-    }
-    return plan;
-  }
-
-  size_t size() {
-    std::lock_guard lock(mutex_);
-    return entries_.size();
-  }
-
- private:
-  struct Entry {
-    std::shared_ptr<const Plan> plan;
-    std::list<std::vector<int64_t>>::iterator position;
-  };
-  std::mutex mutex_;
-  std::list<std::vector<int64_t>> order_;
-  std::unordered_map<std::vector<int64_t>, Entry, KeyHash> entries_;
-};
-
-PlanCache<ForwardPlan>& forward_cache() {
-  static PlanCache<ForwardPlan> instance;
+DnnlPlanCache<ForwardPlan>& forward_cache() {
+  static DnnlPlanCache<ForwardPlan> instance("conv", 256);
   return instance;
 }
-PlanCache<BackwardPlan>& backward_cache() {
-  static PlanCache<BackwardPlan> instance;
+DnnlPlanCache<BackwardPlan>& backward_cache() {
+  static DnnlPlanCache<BackwardPlan> instance("conv backward", 256);
   return instance;
 }
 

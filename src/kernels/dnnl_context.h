@@ -1,0 +1,91 @@
+#pragma once
+// What every oneDNN kernel shares: the CPU engine, a stream per thread, and
+// an LRU cache of "plans" (a primitive with what its calls need) keyed by a
+// vector of integers (shapes, strides, options, thread count).
+
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "attnkit/core/error.h"
+
+namespace attnkit::kernels {
+
+// One engine for the process (inline: one instance across the library).
+inline dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// A stream per thread: oneDNN streams are not meant to be shared across threads.
+inline dnnl::stream& cpu_stream() {
+  thread_local dnnl::stream stream(cpu_engine());
+  return stream;
+}
+
+template <typename Plan>
+class DnnlPlanCache {
+ public:
+  // `op` names the kernel in the error of a primitive oneDNN cannot create.
+  DnnlPlanCache(const char* op, size_t capacity) : op_(op), capacity_(capacity) {}
+
+  // The plan for `key`, created by create() (returning a Plan) on a miss.
+  template <typename Create>
+  std::shared_ptr<const Plan> get(const std::vector<int64_t>& key, Create&& create) {
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = entries_.find(key); it != entries_.end()) {
+        order_.splice(order_.begin(), order_, it->second.position);
+        return it->second.plan;
+      }
+    }
+    // Created outside the lock: oneDNN may take milliseconds to generate code.
+    std::shared_ptr<const Plan> plan;
+    try {
+      plan = std::make_shared<const Plan>(create());
+    } catch (const dnnl::error& e) {
+      throw Error(std::string(op_) + ": oneDNN could not create a primitive: " + e.what());
+    }
+    std::lock_guard lock(mutex_);
+    if (auto it = entries_.find(key); it != entries_.end()) return it->second.plan;  // another thread won
+    order_.push_front(key);
+    entries_.emplace(key, Entry{plan, order_.begin()});
+    if (entries_.size() > capacity_) {
+      entries_.erase(order_.back());
+      order_.pop_back();
+    }
+    return plan;
+  }
+
+  size_t size() {
+    std::lock_guard lock(mutex_);
+    return entries_.size();
+  }
+
+ private:
+  struct KeyHash {
+    size_t operator()(const std::vector<int64_t>& key) const {
+      size_t h = 1469598103934665603ull;  // FNV-1a over the integers
+      for (int64_t v : key) h = (h ^ static_cast<size_t>(v)) * 1099511628211ull;
+      return h;
+    }
+  };
+  struct Entry {
+    std::shared_ptr<const Plan> plan;
+    std::list<std::vector<int64_t>>::iterator position;
+  };
+  const char* op_;
+  size_t capacity_;
+  std::mutex mutex_;
+  std::list<std::vector<int64_t>> order_;
+  std::unordered_map<std::vector<int64_t>, Entry, KeyHash> entries_;
+};
+
+}  // namespace attnkit::kernels
