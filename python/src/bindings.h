@@ -40,5 +40,9 @@ void bind_tokenizers(nb::module_& m);                      // tokenizers_binding
 void bind_conv(nb::module_& m);                            // conv_bindings.cpp
 void bind_grid_sample(nb::module_& m);                     // grid_sample_bindings.cpp
 void bind_vision_layers(nb::module_& m);                   // vision_layers_bindings.cpp
+// The vision attention blocks, on the submodule `m.nn.vision`.
+void bind_vision_channel_blocks(nb::module_& vision);      // vision_channel_blocks_bindings.cpp
+void bind_vision_spatial_blocks(nb::module_& vision);      // vision_spatial_blocks_bindings.cpp
+void bind_vision_glimpse_blocks(nb::module_& vision);      // vision_glimpse_blocks_bindings.cpp
 
 }  // namespace attnkit::python

@@ -44,5 +44,10 @@ NB_MODULE(_C, m) {
   bind_conv(m);
   bind_grid_sample(m);
   bind_vision_layers(m);
+  nb::module_ vision = nb::borrow<nb::module_>(m.attr("nn")).def_submodule(
+      "vision", "Attention blocks of vision networks (SE, ECA, CBAM, SK, non-local, residual attention, STN, DCN, RAM).");
+  bind_vision_channel_blocks(vision);
+  bind_vision_spatial_blocks(vision);
+  bind_vision_glimpse_blocks(vision);
   bind_threading(m);
 }

@@ -11,7 +11,7 @@ tensors assigned as attributes are registered, so ``parameters()``,
 """
 
 from .._C import Tensor as _Tensor
-from . import utils
+from . import utils, vision
 from .._C.nn import (
     AdaptiveAvgPool2d,
     AdaptiveMaxPool2d,

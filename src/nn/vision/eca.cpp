@@ -1,0 +1,1 @@
+#include "attnkit/nn/vision/eca.h"

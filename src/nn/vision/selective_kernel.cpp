@@ -1,0 +1,1 @@
+#include "attnkit/nn/vision/selective_kernel.h"

@@ -1,0 +1,1 @@
+#include "attnkit/nn/vision/squeeze_excite.h"
