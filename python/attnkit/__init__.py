@@ -77,6 +77,7 @@ from ._C import (
     ne,
     where,
     # reductions
+    amax,
     argmax,
     argmin,
     max,
@@ -117,7 +118,7 @@ from ._C import (
 )
 from ._creation import as_tensor, tensor
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from . import decoding, functional, io, models, nn, optim, return_types, tokenizers
+from . import decoding, functional, io, models, nn, optim, return_types, tokenizers, vision
 
 __version__ = "0.1.0"
 

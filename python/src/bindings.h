@@ -40,6 +40,7 @@ void bind_tokenizers(nb::module_& m);                      // tokenizers_binding
 void bind_conv(nb::module_& m);                            // conv_bindings.cpp
 void bind_grid_sample(nb::module_& m);                     // grid_sample_bindings.cpp
 void bind_vision_layers(nb::module_& m);                   // vision_layers_bindings.cpp
+void bind_pictures(nb::module_& m);                         // pictures_bindings.cpp (after bind_io)
 // The vision attention blocks, on the submodule `m.nn.vision`.
 void bind_vision_channel_blocks(nb::module_& vision);      // vision_channel_blocks_bindings.cpp
 void bind_vision_spatial_blocks(nb::module_& vision);      // vision_spatial_blocks_bindings.cpp

@@ -37,6 +37,7 @@ NB_MODULE(_C, m) {
   bind_attention(m);
   bind_nn(m);
   bind_io(m);
+  bind_pictures(m);
   bind_optim(m);
   bind_decoding(m);
   bind_models(m);

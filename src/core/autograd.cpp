@@ -105,9 +105,26 @@ namespace {
 // The first gradient is stored as a fresh contiguous copy (so it aliases
 // nothing); later ones are added into that same tensor, so a reference to
 // `.grad` taken earlier sees the sum, as in PyTorch.
-void accumulate_leaf(TensorImpl& leaf, const Tensor& gradient) {
+// Whether nothing but `t` refers to its memory, which it fills exactly from
+// the start: a gradient a backward function has just made. Such a gradient
+// can become a leaf's .grad as it is (torch steals it too), where a copy
+// would cost as much as a small backward at image sizes (0.3 s for 411 MB).
+bool is_sole_owner_of_dense_memory(const Tensor& t) {
+  return t.impl_ptr().use_count() == 1 && t.storage().use_count() == 1 && t.is_contiguous() && t.offset() == 0 &&
+         t.storage()->nbytes() == static_cast<size_t>(t.numel()) * dtype_size(t.dtype()) && !t.grad_fn() &&
+         !t.requires_grad();
+}
+
+// `gradient` may be taken over when nothing else refers to it (see above);
+// otherwise the first gradient is copied, so .grad never aliases a tensor the
+// caller still holds.
+void accumulate_leaf(TensorImpl& leaf, Tensor gradient) {
   std::lock_guard lock(leaf_grad_mutex());  // backward may run on several threads
   if (!leaf.grad) {
+    if (is_sole_owner_of_dense_memory(gradient)) {
+      leaf.grad = gradient.impl_ptr();
+      return;
+    }
     Tensor copy = gradient.contiguous();
     if (copy.impl_ptr() == gradient.impl_ptr()) copy = gradient.clone();
     leaf.grad = copy.detach().impl_ptr();
@@ -174,7 +191,7 @@ void backward(const Tensor& root, const Tensor& gradient, bool retain_graph) {
                     shape_str(node->input_shapes()[i]));
       }
       if (edge.leaf) {
-        accumulate_leaf(*edge.leaf, g);
+        accumulate_leaf(*edge.leaf, std::move(g));
         continue;
       }
       accumulate(grads[edge.node.get()], g);
