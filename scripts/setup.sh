@@ -11,7 +11,7 @@ ATTNKIT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # for the tokenizers; writing and updating those tables ourselves would be
 # thousands of lines that ICU already keeps current.
 DEBIAN_PACKAGES=(g++ python3 python3-venv python3-dev libdnnl-dev libgtest-dev nlohmann-json3-dev
-                 libcli11-dev libstb-dev libsimde-dev clang-14 libclang-rt-14-dev libicu-dev)
+                 libcli11-dev libstb-dev libsimde-dev clang-14 libclang-rt-14-dev libicu-dev zlib1g-dev)
 
 setup_system() {
   local missing=()

@@ -10,8 +10,8 @@ colour (viridis) over the input image::
 
     stn = attnkit.nn.vision.SpatialTransformer(1, input_size=(32, 32))
     y = stn(x)
-    looked_at = attnkit.vision.sampling_density(stn.attention_map[0], 32, 32)
-    attnkit.vision.save_maps("stn.png", [x[0], y[0]], [looked_at, None], columns=2)
+    region = attnkit.vision.sampling_outline(stn.attention_map[0], 32, 32)
+    attnkit.vision.save_maps("stn.png", [x[0], y[0]], outlines=[region, []], columns=2)
 
 Images and maps are one sample each, as attnkit tensors, NumPy arrays or
 torch tensors: an image ``(H, W)``, ``(1, H, W)`` or ``(3, H, W)`` of any
@@ -60,6 +60,7 @@ def save_maps(
     titles: Optional[Sequence[str]] = None,
     boxes: Optional[Sequence[Sequence[Box]]] = None,
     points: Optional[Sequence[Sequence[Point]]] = None,
+    outlines: Optional[Sequence[Sequence[Point]]] = None,
     alpha: float = 0.5,
     normalize: bool = True,
     scale: Optional[int] = None,
@@ -70,7 +71,9 @@ def save_maps(
     ``boxes`` (per image, a list of ``(y0, x0, y1, x1)``) are outlined in red —
     the regions a DynamicCapacity block refined; ``points`` (per image, a
     list of ``(y, x)``) are joined into a path, the first point white — a
-    RecurrentAttention glimpse path. ``normalize`` stretches each map from its
+    RecurrentAttention glimpse path; ``outlines`` (per image, a polygon of
+    ``(y, x)`` corners) are closed in red — a SpatialTransformer's sampled
+    region (:func:`sampling_outline`). ``normalize`` stretches each map from its
     min to its max; False shows values in [0, 1] as they are.
     """
     images = list(images)
@@ -97,6 +100,7 @@ def save_maps(
         _scale(scale),
         [[tuple(float(v) for v in box) for box in bs] for bs in per_image(boxes, "box lists", [])],
         [[tuple(float(v) for v in point) for point in ps] for ps in per_image(points, "point lists", [])],
+        [[tuple(float(v) for v in point) for point in ps] for ps in per_image(outlines, "outlines", [])],
         [str(t) for t in per_image(titles, "titles", "")],
     )
 
@@ -109,6 +113,7 @@ def save_map(
     title: str = "",
     boxes: Optional[Sequence[Box]] = None,
     points: Optional[Sequence[Point]] = None,
+    outline: Optional[Sequence[Point]] = None,
     alpha: float = 0.5,
     normalize: bool = True,
     scale: Optional[int] = None,
@@ -123,6 +128,7 @@ def save_map(
         titles=[title],
         boxes=[boxes or []],
         points=[points or []],
+        outlines=[outline or []],
         alpha=alpha,
         normalize=normalize,
         scale=scale,
@@ -153,4 +159,11 @@ def sampling_density(grid: Any, height: int, width: int, align_corners: bool = F
     return _C.io.sampling_density(_tensor(grid, "grid"), height, width, align_corners)
 
 
-__all__ = ["save_channel_weights", "save_map", "save_maps", "sampling_density"]
+def sampling_outline(grid: Any, height: int, width: int, align_corners: bool = False) -> list[Point]:
+    """The four ``(y, x)`` corners, in input pixels, of the region a sampling
+    grid ``(Ho, Wo, 2)`` reads from a ``(height, width)`` input: pass them as
+    ``save_map(..., outline=...)`` to show what a SpatialTransformer cropped."""
+    return _C.io.sampling_outline(_tensor(grid, "grid"), height, width, align_corners)
+
+
+__all__ = ["save_channel_weights", "save_map", "save_maps", "sampling_density", "sampling_outline"]

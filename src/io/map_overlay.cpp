@@ -139,6 +139,10 @@ Image render_map_overlay(const Tensor& image, const Tensor& map, const MapOverla
     draw_line(out, sy(b.y0), sx(b.x0), sy(b.y1), sx(b.x0), line, kRed);
     draw_line(out, sy(b.y0), sx(b.x1), sy(b.y1), sx(b.x1), line, kRed);
   }
+  for (size_t i = 0; i < options.outline.size(); ++i) {
+    const PixelPoint &q = options.outline[i], &p = options.outline[(i + 1) % options.outline.size()];
+    draw_line(out, sy(q.y), sx(q.x), sy(p.y), sx(p.x), line, kRed);
+  }
   for (size_t i = 1; i < options.path.size(); ++i) {
     const PixelPoint &q = options.path[i - 1], &p = options.path[i];
     draw_line(out, sy(q.y), sx(q.x), sy(p.y), sx(p.x), line, kRed);
@@ -203,6 +207,31 @@ Tensor sampling_density(const Tensor& grid, int64_t height, int64_t width, bool 
     }
   }
   return density;
+}
+
+std::vector<PixelPoint> sampling_outline(const Tensor& grid, int64_t height, int64_t width, bool align_corners) {
+  AK_CHECK(grid.defined() && grid.dim() == 3 && grid.size(2) == 2 && grid.size(0) > 0 && grid.size(1) > 0,
+           "sampling_outline: grid must be a non-empty (Ho, Wo, 2) for one sample, got ",
+           grid.defined() ? shape_str(grid.shape()) : std::string("nothing"));
+  AK_CHECK(height > 0 && width > 0, "sampling_outline: the input size must be positive, got ", height, "x", width);
+  NoGradGuard no_grad;
+  const Tensor g = grid.to(kFloat32).contiguous();
+  const int64_t rows = g.size(0), cols = g.size(1);
+  const float* p = g.data<float>();
+  auto at = [&](int64_t r, int64_t c, int k) { return static_cast<double>(p[(r * cols + c) * 2 + k]); };
+  // Normalised input coordinates to pixel edges: -1 and 1 are the outer
+  // edges (align_corners=False) or the corner pixels' centres.
+  auto to_pixels = [&](double v, int64_t size) { return align_corners ? (v + 1) / 2 * (size - 1) + 0.5 : (v + 1) / 2 * size; };
+  // A corner point extrapolated half a step away from its neighbours along rows and columns.
+  auto corner = [&](int64_t r, int64_t c) {
+    const int64_t rn = rows > 1 ? (r == 0 ? 1 : rows - 2) : r, cn = cols > 1 ? (c == 0 ? 1 : cols - 2) : c;
+    double xy[2];
+    for (int k = 0; k < 2; ++k) {
+      xy[k] = at(r, c, k) + 0.5 * (at(r, c, k) - at(rn, c, k)) + 0.5 * (at(r, c, k) - at(r, cn, k));
+    }
+    return PixelPoint{to_pixels(xy[1], height), to_pixels(xy[0], width)};
+  };
+  return {corner(0, 0), corner(0, cols - 1), corner(rows - 1, cols - 1), corner(rows - 1, 0)};
 }
 
 }  // namespace attnkit::io

@@ -99,5 +99,25 @@ TEST(SamplingDensity, ZoomedGridLooksAtTheCentre) {
   EXPECT_TRUE(throws_error_naming([&] { io::sampling_density(grid, 8, 8); }, "(Ho, Wo, 2)"));
 }
 
+TEST(SamplingOutline, IdentityGridOutlinesTheWholeInput) {
+  for (bool align_corners : {false, true}) {
+    Tensor theta = from_vector({1, 0, 0, 0, 1, 0}, {1, 2, 3});
+    Tensor grid = affine_grid(theta, {1, 1, 6, 8}, align_corners).select(0, 0);
+    std::vector<io::PixelPoint> corners = io::sampling_outline(grid, 6, 8, align_corners);
+    ASSERT_EQ(corners.size(), 4u);
+    EXPECT_NEAR(corners[0].y, 0, 1e-4);
+    EXPECT_NEAR(corners[0].x, 0, 1e-4);
+    EXPECT_NEAR(corners[2].y, 6, 1e-4);
+    EXPECT_NEAR(corners[2].x, 8, 1e-4);
+  }
+  // Half scale, shifted right by a quarter of the width: columns 3..7 of 8.
+  Tensor theta = from_vector({0.5f, 0, 0.25f, 0, 0.5f, 0}, {1, 2, 3});
+  std::vector<io::PixelPoint> c = io::sampling_outline(affine_grid(theta, {1, 1, 4, 4}).select(0, 0), 8, 8);
+  EXPECT_NEAR(c[0].x, 3, 1e-4);
+  EXPECT_NEAR(c[1].x, 7, 1e-4);
+  EXPECT_NEAR(c[0].y, 2, 1e-4);
+  EXPECT_NEAR(c[3].y, 6, 1e-4);
+}
+
 }  // namespace
 }  // namespace attnkit::testing

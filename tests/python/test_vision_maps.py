@@ -76,6 +76,16 @@ def test_sampling_density_counts_bilinear_taps(align_corners):
     np.testing.assert_allclose(density, x.grad[0, 0].numpy(), atol=1e-5)
 
 
+def test_sampling_outline_of_a_zoom_matches_torch_grid(tmp_path):
+    theta = torch.tensor([[[0.5, 0.0, 0.25], [0.0, 0.5, 0.0]]])
+    grid = torch.nn.functional.affine_grid(theta, (1, 1, 4, 4), align_corners=False)[0]
+    corners = vision.sampling_outline(grid, 8, 8)
+    np.testing.assert_allclose(corners, [(2, 3), (2, 7), (6, 7), (6, 3)], atol=1e-5)
+    path = tmp_path / "outline.png"
+    vision.save_map(path, np.zeros((8, 8)), outline=corners, scale=4, alpha=0.0)
+    assert tuple(read_png(path)[8, 20]) == (230, 30, 30)  # top edge, y = 2 px
+
+
 def test_bad_input_is_a_value_error(tmp_path):
     with pytest.raises(ValueError, match="pass one sample"):
         vision.save_map(tmp_path / "x.png", np.zeros((2, 1, 4, 4)))

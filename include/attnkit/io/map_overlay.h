@@ -30,6 +30,7 @@ struct MapOverlayOptions {
   int scale = 0;             // screen pixels per input pixel; 0 picks the smallest that makes the longer side >= 256
   std::vector<PixelBox> boxes;    // outlined in red
   std::vector<PixelPoint> path;   // joined by lines in red, each point marked, the first in white
+  std::vector<PixelPoint> outline;  // a closed polygon in red (a spatial transformer's sampled region)
   std::string title;              // written above the picture when not empty
 };
 
@@ -50,5 +51,11 @@ Image tile_images(const std::vector<Image>& images, int columns, int gap = 4);
 // touches. The result (height, width) is a spatial transformer's attention
 // over its input.
 Tensor sampling_density(const Tensor& grid, int64_t height, int64_t width, bool align_corners = false);
+
+// The four corners of the region a sampling grid (Ho, Wo, 2) reads from an
+// (height, width) input, in input pixels (corner edges, not centres): the
+// grid's corner points moved half an output pixel outwards, exact for an
+// affine grid. Draw them as a MapOverlayOptions::outline.
+std::vector<PixelPoint> sampling_outline(const Tensor& grid, int64_t height, int64_t width, bool align_corners = false);
 
 }  // namespace attnkit::io
