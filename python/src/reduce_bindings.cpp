@@ -1,5 +1,5 @@
 // Reductions with PyTorch's signatures: sum/mean(input, dim=None,
-// keepdim=False), var/std(input, dim=None, unbiased=None, keepdim=False, *,
+// keepdim=False), amax(input, dim=(), keepdim=False), var/std(input, dim=None, unbiased=None, keepdim=False, *,
 // correction=None), max/min(input[, dim | other][, keepdim]) returning a
 // (values, indices) named tuple with a dim, argmax/argmin.
 #include <nanobind/stl/optional.h>
@@ -70,6 +70,14 @@ Tensor std_op(const Tensor& x, nb::handle dim, std::optional<bool> unbiased, boo
   return sqrt(var_op(x, dim, unbiased, keepdim, correction));
 }
 
+// amax(input, dim=(), keepdim=False): dim None or () means every dim.
+Tensor amax_op(const Tensor& x, nb::handle dim, bool keepdim) {
+  std::optional<Shape> dims = to_dims(dim, "amax");
+  const Dims reduced = dims ? *dims : Dims{};
+  nb::gil_scoped_release release;
+  return amax(x, reduced, keepdim);
+}
+
 // max(input) -> 0-d; max(input, dim, keepdim) -> (values, indices);
 // max(input, other) -> maximum(input, other).
 template <bool IsMax>
@@ -133,6 +141,10 @@ void bind_reduce(nb::module_& m, TensorClass& cls) {
         "min(input) -> 0-d; min(input, dim, keepdim=False) -> (values, indices); "
         "min(input, other) -> minimum(input, other).");
   cls.def("min", &extremum<false>, "dim"_a = nb::none(), "keepdim"_a = false);
+  m.def("amax", &amax_op, "input"_a, "dim"_a = nb::tuple(), "keepdim"_a = false,
+        "The maximum over dim (an int or a tuple; () or None: every dim), as torch.amax: NaN propagates, and "
+        "the gradient is split evenly among tied maxima.");
+  cls.def("amax", &amax_op, "dim"_a = nb::tuple(), "keepdim"_a = false);
   m.def("argmax", &arg_extremum<true>, "input"_a, "dim"_a = nb::none(), "keepdim"_a = false,
         "Index of the first maximum (int64), over the flattened tensor or along dim.");
   cls.def("argmax", &arg_extremum<true>, "dim"_a = nb::none(), "keepdim"_a = false);

@@ -1,6 +1,6 @@
-// Reductions (ops/reduce.h): sum, mean, var, max, min, argmax, argmin,
+// Reductions (ops/reduce.h): sum, mean, var, max, min, amax, argmax, argmin,
 // sum_to_shape — forward against loops in double, gradients by finite
-// differences.
+// differences (amax's tie rule against hand-worked gradients).
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -132,6 +132,28 @@ TEST(Reduce, SumOverLeadingDimsOfALargeMatrix) {
   for (size_t i = 0; i < got.size(); i += 997) EXPECT_DOUBLE_EQ(got[i], upstream[i % 150]) << i;
 }
 
+TEST(Reduce, SumAndMeanOverMiddleDimsInPlace) {
+  // The column-sum path over (outer, rows, columns) slices: CBAM's mean over
+  // channels. Threads, blocks of 64 columns and a ragged last block.
+  Tensor x = randn_tensor({3, 40, 7, 50}, 8);
+  Shape shape;
+  for (const Dims& dims : {Dims{1}, Dims{1, 2}, Dims{-3}}) {
+    for (bool keepdim : {false, true}) {
+      std::vector<double> expected = reduce_reference(x, dims, keepdim, fold_sum, &shape);
+      Tensor s = sum(x, dims, keepdim);
+      EXPECT_EQ(s.shape(), shape);
+      EXPECT_TRUE(all_close(s, expected, 1e-4, 1e-5));
+      expected = reduce_reference(x, dims, keepdim, fold_mean, &shape);
+      EXPECT_TRUE(all_close(mean(x, dims, keepdim), expected, 1e-6, 1e-5));
+    }
+  }
+  Tensor g = leaf(randn_tensor({2, 5, 3, 4}, 9));
+  Tensor upstream = randn_tensor({2, 1, 3, 4}, 10);
+  mean(g, {1}, true).backward(upstream);
+  std::vector<double> got = values(g.grad()), up = values(upstream);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_FLOAT_EQ(got[i], up[(i / 60) * 12 + i % 12] / 5) << i;
+}
+
 TEST(Reduce, EmptyInputs) {
   // Sums over nothing are 0, as in torch.
   EXPECT_EQ(sum(zeros({0})).item(), 0.0);
@@ -243,6 +265,135 @@ TEST(Reduce, MaxOfIntegersAndInfinities) {
   Tensor f = from_vector({-inf, -inf, -inf, 1.f}, {2, 2});
   EXPECT_TRUE(all_close(max(f, 1).values, {-std::numeric_limits<double>::infinity(), 1.0}, 0, 0));
   EXPECT_TRUE(all_close(max(f, 1).indices, {0, 1}, 0, 0));
+}
+
+// ---------------------------------------------------------------- amax
+
+// Dim sets covering both layouts of the kernel: adjacent reduced dims (no
+// copy; inner = 1 or a middle dim with inner > 1) and scattered ones (permuted).
+struct AmaxCase {
+  const char* name;
+  Dims dims;
+  bool keepdim;
+};
+
+const std::vector<AmaxCase>& amax_cases() {
+  static const std::vector<AmaxCase> cases = {
+      {"all", {}, false},           {"all_keep", {}, true},      {"first", {0}, false},
+      {"middle_keep", {1}, true},   {"last_two", {2, 3}, false}, {"last_two_keep", {-1, -2}, true},
+      {"scattered", {0, 2}, false}, {"scattered_keep", {1, 3}, true},
+  };
+  return cases;
+}
+
+class AmaxDims : public ::testing::TestWithParam<std::tuple<size_t, Layout>> {
+ protected:
+  const AmaxCase& amax_case() const { return amax_cases()[std::get<0>(GetParam())]; }
+  Layout layout() const { return std::get<1>(GetParam()); }
+};
+
+TEST_P(AmaxDims, ForwardAgainstReference) {
+  const AmaxCase& c = amax_case();
+  Tensor x = relayout(randn_tensor({2, 3, 4, 5}, 51), layout());
+  Shape shape;
+  const Dims every = c.dims.empty() ? Dims{0, 1, 2, 3} : c.dims;  // amax's {} is reduce_reference's 0..3
+  std::vector<double> expected = reduce_reference(x, every, c.keepdim, fold_max, &shape);
+  Tensor m = amax(x, c.dims, c.keepdim);
+  EXPECT_EQ(m.shape(), shape);
+  EXPECT_EQ(m.dtype(), kFloat32);
+  EXPECT_TRUE(all_close(m, expected, 0, 0));
+}
+
+TEST_P(AmaxDims, Gradcheck) {
+  const AmaxCase c = amax_case();
+  Tensor x = leaf(relayout(distinct_tensor({2, 3, 4, 5}, 52), layout()));
+  EXPECT_TRUE(gradcheck([&](const auto& in) { return amax(in[0], c.dims, c.keepdim); }, {x}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Reduce, AmaxDims,
+                         ::testing::Combine(::testing::Range<size_t>(0, amax_cases().size()),
+                                            ::testing::Values(Layout::Contiguous, Layout::Transposed)),
+                         [](const auto& info) {
+                           return std::string(amax_cases()[std::get<0>(info.param)].name) + "_" +
+                                  layout_name(std::get<1>(info.param));
+                         });
+
+TEST(Reduce, AmaxSplitsTheGradientAmongTies) {
+  // torch's rule: every maximal element gets grad / count (max(x) gives it all to one).
+  Tensor x = leaf(from_vector({1, 3, 3, 2}, {4}));
+  amax(x).backward(from_vector({6}, {}));
+  EXPECT_TRUE(all_close(x.grad(), {0, 3, 3, 0}, 0, 0));
+
+  // Over a middle dim (the kernel's inner > 1 path): columns with 3, 2 and 1 maxima.
+  Tensor y = leaf(from_vector({0, 5, 7,  //
+                               0, 5, 1,  //
+                               0, 2, 1},
+                              {1, 3, 3}));
+  Tensor m = amax(y, {1}, true);
+  EXPECT_TRUE(all_close(m, {0, 5, 7}, 0, 0));
+  m.backward(from_vector({3, 4, 5}, {1, 1, 3}));
+  EXPECT_TRUE(all_close(y.grad(), {1, 2, 5, 1, 2, 0, 1, 0, 0}, 0, 0));
+
+  // Over scattered dims (the permuted path): a 2×2 plane per middle index.
+  // amax over {0, 2}: dim-1 index 0 holds {4, 1, 4, 4} (three maxima), index 1 {2, 9, 9, 2} (two).
+  Tensor z = leaf(from_vector({4, 1, 2, 9,  //
+                               4, 4, 9, 2},
+                              {2, 2, 2}));
+  Tensor mz = amax(z, {0, 2});
+  EXPECT_TRUE(all_close(mz, {4, 9}, 0, 0));
+  mz.backward(from_vector({3, 2}, {2}));
+  EXPECT_TRUE(all_close(z.grad(), {1, 0, 0, 1, 1, 1, 1, 0}, 0, 0));
+}
+
+TEST(Reduce, AmaxNanPropagates) {
+  // As torch: the maximum is NaN, and the NaN slice's gradient is NaN throughout.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  Tensor x = leaf(from_vector({1.f, nan, 3.f, 2.f, 5.f, 5.f}, {2, 3}));
+  Tensor m = amax(x, {1});
+  EXPECT_TRUE(std::isnan(m.at({0})));
+  EXPECT_EQ(m.at({1}), 5.0);
+  m.backward(from_vector({1, 1}, {2}));
+  std::vector<double> g = values(x.grad());
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(std::isnan(g[i])) << i;
+  EXPECT_EQ(g[3], 0.0);
+  EXPECT_EQ(g[4], 0.5);
+  EXPECT_EQ(g[5], 0.5);
+  // NaN in a middle-dim reduction, and in a long row (the vectorised lanes).
+  Tensor y = from_vector({1.f, 2.f, nan, 0.f}, {1, 2, 2});
+  EXPECT_TRUE(std::isnan(amax(y, {1}).at({0, 0})));
+  EXPECT_EQ(amax(y, {1}).at({0, 1}), 2.0);
+  std::vector<float> row(100, 1.f);
+  row[70] = nan;
+  EXPECT_TRUE(std::isnan(amax(from_vector(row, {100})).item()));
+}
+
+TEST(Reduce, AmaxLargeBlocksAgainstReference) {
+  // Long rows (the lanes loop, ragged tail) and wide middle-dim blocks (two
+  // column blocks and a ragged one), over the parallel threshold; relu makes
+  // ties at 0, whose gradient shares must add up to the upstream value.
+  Tensor x = leaf(relu(randn_tensor({3, 40, 1100}, 53)).detach());
+  Shape shape;
+  for (const Dims& dims : {Dims{1}, Dims{2}}) {
+    std::vector<double> expected = reduce_reference(x, dims, false, fold_max, &shape);
+    Tensor m = amax(x, dims);
+    EXPECT_EQ(m.shape(), shape);
+    EXPECT_TRUE(all_close(m, expected, 0, 0));
+  }
+  Tensor g = randn_tensor({3, 1100}, 54);
+  amax(x, {1}).backward(g);
+  Tensor total = sum(x.grad(), {1});  // each column's shares add up to its upstream value
+  EXPECT_TRUE(all_close(total, values(g), 1e-5, 1e-5));
+}
+
+TEST(Reduce, AmaxOfIntegersAndErrors) {
+  Tensor i = from_vector_i64({3, -7, 11, 2}, {2, 2});
+  EXPECT_EQ(amax(i).dtype(), kInt64);
+  EXPECT_TRUE(all_close(amax(i, {0}), {11, 2}, 0, 0));
+  EXPECT_EQ(amax(from_vector({4}, {})).item(), 4.0);  // 0-d: nothing to reduce
+  EXPECT_TRUE(throws_error_naming([] { amax(zeros({2, 0}), {1}); }, "empty dimension"));
+  EXPECT_TRUE(throws_error_naming([] { amax(zeros({2, 3}), {1, -1}); }, "more than once"));
+  EXPECT_TRUE(throws_error_naming([] { amax(zeros({2, 3}), {2}); }, "out of range"));
+  EXPECT_TRUE(throws_error_naming([] { amax(zeros({2}).to(kBool)); }, "bool"));
 }
 
 // ---------------------------------------------------------------- sum_to_shape

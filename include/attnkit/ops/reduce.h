@@ -30,6 +30,13 @@ Tensor max(const Tensor& x);
 Tensor min(const Tensor& x);
 ValuesIndices max(const Tensor& x, int64_t dim, bool keepdim = false);
 ValuesIndices min(const Tensor& x, int64_t dim, bool keepdim = false);
+// Over `dims` (empty: every dim), as torch.amax: the largest value, NaN if
+// any element is NaN. Unlike max(x, dim), the gradient is split evenly among
+// every element equal to the maximum (torch's rule for amax), so tied maxima
+// (zeros after a ReLU) share it; a NaN maximum gives its whole slice a NaN
+// gradient, as torch. Float32 out for floating input (bfloat16 widened), the
+// input's dtype for integers.
+Tensor amax(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
 // Index of the first maximum over the flattened tensor (0-d int64), or along dim.
 Tensor argmax(const Tensor& x);
 Tensor argmin(const Tensor& x);
