@@ -1,6 +1,7 @@
 // The attnkit command: one subcommand per job.
 //
 //   attnkit demo dates [options]   train a date-translating Transformer and draw its attention
+//   attnkit demo digits [options]  train a CNN plain, with CBAM and with an STN on distorted digits
 //   attnkit embed --model DIR ...   sentence embeddings (sentence-transformers folders)
 //   attnkit generate --model DIR    GPT-2 text, streamed
 //   attnkit fill-mask --model DIR   BERT's candidates for [MASK]
@@ -11,6 +12,7 @@
 
 #include "attnkit/core/error.h"
 #include "demo_dates.h"
+#include "demo_digits.h"
 #include "model_commands.h"
 
 int main(int argc, char** argv) {
@@ -20,6 +22,7 @@ int main(int argc, char** argv) {
   CLI::App* demo = app.add_subcommand("demo", "Run a demonstration: a model trained on the spot, with its attention drawn");
   demo->require_subcommand(1);
   attnkit::cli::add_dates_demo(*demo);
+  attnkit::cli::add_digits_demo(*demo);
   attnkit::cli::add_embed_command(app);
   attnkit::cli::add_generate_command(app);
   attnkit::cli::add_fill_mask_command(app);

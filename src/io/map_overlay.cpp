@@ -70,14 +70,15 @@ float map_at(const Planes& map, int64_t y, int64_t x, int64_t height, int64_t wi
 
 uint8_t byte_of(double v) { return static_cast<uint8_t>(std::lround(std::clamp(v, 0.0, 1.0) * 255.0)); }
 
-// A line from (y0, x0) to (y1, x1) in screen pixels, `width` pixels thick.
-void draw_line(Image& image, double y0, double x0, double y1, double x1, int width, Rgb color) {
+// A line from (y0, x0) to (y1, x1) in screen pixels, `width` pixels thick,
+// clipped to the rows from `top` down (the picture, not its title).
+void draw_line(Image& image, double y0, double x0, double y1, double x1, int width, Rgb color, int top) {
   const int steps = static_cast<int>(std::ceil(std::max(std::abs(y1 - y0), std::abs(x1 - x0)))) + 1;
   for (int i = 0; i <= steps; ++i) {
     const double t = static_cast<double>(i) / steps;
     const int y = static_cast<int>(std::lround(y0 + t * (y1 - y0))) - width / 2;
     const int x = static_cast<int>(std::lround(x0 + t * (x1 - x0))) - width / 2;
-    image.fill_rect(x, y, width, width, color);
+    if (y >= top) image.fill_rect(x, y, width, width, color);
   }
 }
 
@@ -134,18 +135,18 @@ Image render_map_overlay(const Tensor& image, const Tensor& map, const MapOverla
   auto sx = [&](double x) { return x * scale; };
   const int line = std::max(1, scale / 4);
   for (const PixelBox& b : options.boxes) {
-    draw_line(out, sy(b.y0), sx(b.x0), sy(b.y0), sx(b.x1), line, kRed);
-    draw_line(out, sy(b.y1), sx(b.x0), sy(b.y1), sx(b.x1), line, kRed);
-    draw_line(out, sy(b.y0), sx(b.x0), sy(b.y1), sx(b.x0), line, kRed);
-    draw_line(out, sy(b.y0), sx(b.x1), sy(b.y1), sx(b.x1), line, kRed);
+    draw_line(out, sy(b.y0), sx(b.x0), sy(b.y0), sx(b.x1), line, kRed, title_height);
+    draw_line(out, sy(b.y1), sx(b.x0), sy(b.y1), sx(b.x1), line, kRed, title_height);
+    draw_line(out, sy(b.y0), sx(b.x0), sy(b.y1), sx(b.x0), line, kRed, title_height);
+    draw_line(out, sy(b.y0), sx(b.x1), sy(b.y1), sx(b.x1), line, kRed, title_height);
   }
   for (size_t i = 0; i < options.outline.size(); ++i) {
     const PixelPoint &q = options.outline[i], &p = options.outline[(i + 1) % options.outline.size()];
-    draw_line(out, sy(q.y), sx(q.x), sy(p.y), sx(p.x), line, kRed);
+    draw_line(out, sy(q.y), sx(q.x), sy(p.y), sx(p.x), line, kRed, title_height);
   }
   for (size_t i = 1; i < options.path.size(); ++i) {
     const PixelPoint &q = options.path[i - 1], &p = options.path[i];
-    draw_line(out, sy(q.y), sx(q.x), sy(p.y), sx(p.x), line, kRed);
+    draw_line(out, sy(q.y), sx(q.x), sy(p.y), sx(p.x), line, kRed, title_height);
   }
   for (size_t i = 0; i < options.path.size(); ++i) {  // marks over the lines
     const PixelPoint& p = options.path[i];
