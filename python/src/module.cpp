@@ -1,6 +1,7 @@
 // attnkit._C: the compiled half of the attnkit package. The Python half
 // (attnkit/__init__.py) re-exports it and adds no_grad, tensor() and the
 // functional namespace.
+#include "attnkit/core/memory.h"
 #include "bindings.h"
 
 namespace attnkit::python {
@@ -11,6 +12,15 @@ void bind_threading(nb::module_& m) {
   m.def("set_num_threads", &set_num_threads, "n"_a,
         "Sets the number of threads (OpenMP, shared with oneDNN) for later ops on this thread.");
   m.def("get_num_threads", &get_num_threads);
+}
+
+// The large-block cache (attnkit/core/memory.h), as torch.cuda's names.
+void bind_memory(nb::module_& m) {
+  using namespace nb::literals;
+  m.def("empty_cache", &empty_cache, "Returns the large memory blocks kept for reuse to the system.");
+  m.def("memory_cached", &cached_bytes, "Bytes of freed tensor memory kept for reuse.");
+  m.def("set_cache_limit", &set_cache_limit, "bytes"_a,
+        "How many bytes of freed large blocks to keep for reuse (0: none).");
 }
 
 }  // namespace
@@ -51,4 +61,5 @@ NB_MODULE(_C, m) {
   bind_vision_spatial_blocks(vision);
   bind_vision_glimpse_blocks(vision);
   bind_threading(m);
+  bind_memory(m);
 }

@@ -4,6 +4,8 @@
 #include <new>
 
 #include "attnkit/core/error.h"
+#include "attnkit/core/memory.h"
+#include "memory_cache.h"
 
 namespace attnkit {
 
@@ -14,11 +16,18 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes) {
   }
   size_t rounded = (nbytes + kAlignment - 1) / kAlignment * kAlignment;
   if (rounded == 0) rounded = kAlignment;
-  void* data = std::aligned_alloc(kAlignment, rounded);
+  size_t capacity = rounded;
+  void* data = detail::take_cached_block(rounded, &capacity);  // large blocks: reuse (core/memory.h)
+  if (data == nullptr) data = std::aligned_alloc(kAlignment, rounded);
+  if (data == nullptr) {
+    empty_cache();  // kept blocks may be what is missing
+    data = std::aligned_alloc(kAlignment, rounded);
+  }
   if (data == nullptr) {
     throw Error(detail::concat("allocate: out of memory allocating ", nbytes, " bytes"));
   }
-  return std::shared_ptr<Storage>(new Storage(data, nbytes, [](void* p) { std::free(p); }));
+  return std::shared_ptr<Storage>(
+      new Storage(data, nbytes, [capacity](void* p) { detail::release_block(p, capacity); }));
 }
 
 std::shared_ptr<Storage> Storage::borrow(void* data, size_t nbytes,
