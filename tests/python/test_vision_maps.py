@@ -100,3 +100,43 @@ def test_bad_input_is_a_value_error(tmp_path):
     with pytest.raises(ValueError, match="Ho, Wo, 2"):
         vision.sampling_density(np.zeros((1, 4, 4, 2)), 4, 4)
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_every_block_map_can_be_drawn(tmp_path):
+    """Each block's attention_map, after a forward, goes into a picture: the
+    spatial ones over the image, the channel ones as cells, the STN's as its
+    sampled region, DCN's as boxes and RAM's as a glimpse path."""
+    from attnkit.nn import vision as blocks
+
+    attnkit.manual_seed(0)
+    image = attnkit.rand(2, 8, 20, 20)
+    picture = image[0, 0]
+    cbam = blocks.CBAM(8)
+    cbam(image)
+    vision.save_map(tmp_path / "cbam.png", picture, cbam.attention_map[0])
+    for channel_block in (blocks.SqueezeExcite(8), blocks.ECA(8), blocks.SelectiveKernel(8, 8)):
+        channel_block(image)
+        vision.save_channel_weights(tmp_path / f"{type(channel_block).__name__}.png", channel_block.attention_map[0])
+    residual = blocks.ResidualAttention(8)
+    residual(image)
+    vision.save_map(tmp_path / "mask.png", picture, residual.attention_map[0].mean(0))
+    non_local = blocks.NonLocal(8)
+    non_local(image)
+    query = 5 * 20 + 7  # where pixel (5, 7) looks
+    vision.save_map(tmp_path / "non_local.png", picture, non_local.attention_map[0, query].reshape(20, 20))
+    stn = blocks.SpatialTransformer(8, input_size=(20, 20))
+    stn(image)
+    vision.save_maps(tmp_path / "stn.png", [picture, stn.warped[0, 0]],
+                     outlines=[vision.sampling_outline(stn.attention_map[0], 20, 20), []], columns=2)
+    dcn = blocks.DynamicCapacity(8, 10, top_k=2, patch_size=4)
+    dcn(image)
+    boxes = dcn.selected_regions[0].numpy().tolist()
+    vision.save_map(tmp_path / "dcn.png", picture, dcn.attention_map[0], boxes=boxes)
+    ram = blocks.RecurrentAttention(in_channels=8, glimpse_size=4, num_scales=2, num_glimpses=3)
+    ram(image)
+    path = (ram.attention_map[0].numpy() + 1) / 2 * 20  # (x, y) in [-1, 1] -> pixels
+    vision.save_map(tmp_path / "ram.png", picture, points=[(y, x) for x, y in path])
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert len(written) == 9, written
+    for name in written:
+        assert read_png(tmp_path / name).size > 0
