@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "bindings.h"
+#include "module_bindings.h"
 
 namespace attnkit::python {
 
@@ -35,23 +36,6 @@ nn::TransformerLayerOptions layer_options(int64_t d_model, int64_t nhead, int64_
   o.norm_first = norm_first;
   o.bias = bias;
   return o;
-}
-
-template <typename M>
-void bind_module_list(nb::module_& m, const char* name) {
-  nb::class_<nn::ModuleList<M>, Module>(m, name)
-      .def("__len__", &nn::ModuleList<M>::size)
-      .def("__getitem__", [](const nn::ModuleList<M>& list, int64_t i) {
-        const int64_t n = static_cast<int64_t>(list.size());
-        if (i < 0) i += n;
-        if (i < 0 || i >= n) throw nb::index_error("ModuleList index out of range");
-        return list.items()[static_cast<size_t>(i)];
-      })
-      .def("__iter__", [](const nn::ModuleList<M>& list) {
-        nb::list items;
-        for (const auto& item : list.items()) items.append(item);
-        return items.attr("__iter__")();
-      });
 }
 
 void bind_simple_layers(nb::module_& m) {

@@ -15,6 +15,7 @@
 #include <nanobind/stl/vector.h>
 
 #include "convert.h"
+#include "module_bindings.h"
 
 namespace attnkit::python {
 
@@ -22,17 +23,6 @@ namespace {
 
 using namespace nb::literals;
 namespace vision = nn::vision;
-
-template <typename Block>
-Tensor forward_without_gil(Block& block, const Tensor& input) {
-  nb::gil_scoped_release release;
-  return block.forward(input);
-}
-
-// A map, or None before the first forward.
-std::optional<Tensor> map_or_none(const Tensor& map) {
-  return map.defined() ? std::optional<Tensor>(map) : std::nullopt;
-}
 
 template <typename Block>
 void def_forward(nb::class_<Block, nn::Module>& cls) {
@@ -79,28 +69,14 @@ void bind_parts(nb::module_& m) {
       .def_ro("apply_act", &vision::ConvNormAct::apply_act);
   def_forward(conv_norm_act);
 
-  using PathList = nn::ModuleList<vision::ConvNormAct>;
-  nb::class_<PathList, nn::Module>(m, "_ConvNormActList", "SelectiveKernel's paths: an indexable list.")
-      .def("__len__", &PathList::size)
-      .def("__getitem__",
-           [](const PathList& list, int64_t i) {
-             const auto n = static_cast<int64_t>(list.size());
-             if (i < 0) i += n;
-             if (i < 0 || i >= n) throw nb::index_error("ModuleList index out of range");
-             return list.items()[static_cast<size_t>(i)];
-           })
-      .def("__iter__", [](const PathList& list) {
-        nb::list items;
-        for (const auto& item : list.items()) items.append(item);
-        return items.attr("__iter__")();
-      });
+  bind_module_list<vision::ConvNormAct>(m, "_ConvNormActList", "SelectiveKernel's paths: an indexable list.");
 
   nb::class_<vision::CbamChannelAttention, nn::Module> channel(
       m, "CbamChannelAttention", "CBAM's channel half, x * sigmoid(MLP(avg) + MLP(max)); timm's ChannelAttn.");
   channel.def_prop_ro("fc1", [](const vision::CbamChannelAttention& c) { return c.fc1; })
       .def_prop_ro("fc2", [](const vision::CbamChannelAttention& c) { return c.fc2; })
       .def_prop_ro("attention_map",
-                   [](const vision::CbamChannelAttention& c) { return map_or_none(c.attention_map()); },
+                   [](const vision::CbamChannelAttention& c) { return optional_tensor(c.attention_map()); },
                    "The channel weights of the last forward, (B, C) in (0, 1), detached; None before it.");
   def_forward(channel);
 
@@ -109,7 +85,7 @@ void bind_parts(nb::module_& m) {
       "CBAM's spatial half, x * sigmoid(bn(conv([mean_C, max_C]))); timm's SpatialAttn.");
   spatial.def_prop_ro("conv", [](const vision::CbamSpatialAttention& s) { return s.conv; })
       .def_prop_ro("attention_map",
-                   [](const vision::CbamSpatialAttention& s) { return map_or_none(s.attention_map()); },
+                   [](const vision::CbamSpatialAttention& s) { return optional_tensor(s.attention_map()); },
                    "The spatial map of the last forward, (B, 1, H, W) in (0, 1), detached; None before it.");
   def_forward(spatial);
 
@@ -149,7 +125,7 @@ void bind_blocks(nb::module_& m) {
       .def_prop_ro("fc1", [](const vision::SqueezeExcite& s) { return s.fc1; })
       .def_prop_ro("bn", [](const vision::SqueezeExcite& s) { return s.bn; }, "BatchNorm2d with use_norm, else None.")
       .def_prop_ro("fc2", [](const vision::SqueezeExcite& s) { return s.fc2; })
-      .def_prop_ro("attention_map", [](const vision::SqueezeExcite& s) { return map_or_none(s.attention_map()); },
+      .def_prop_ro("attention_map", [](const vision::SqueezeExcite& s) { return optional_tensor(s.attention_map()); },
                    "The channel weights of the last forward, (B, C) in (0, 1), detached; None before it.");
   def_forward(se);
 
@@ -168,7 +144,7 @@ void bind_blocks(nb::module_& m) {
       .def_ro("channels", &vision::ECA::channels)
       .def_ro("kernel_size", &vision::ECA::kernel_size)
       .def_prop_ro("conv", [](const vision::ECA& e) { return e.conv; })
-      .def_prop_ro("attention_map", [](const vision::ECA& e) { return map_or_none(e.attention_map()); },
+      .def_prop_ro("attention_map", [](const vision::ECA& e) { return optional_tensor(e.attention_map()); },
                    "The channel weights of the last forward, (B, C) in (0, 1), detached; None before it.");
   def_forward(eca);
 
@@ -195,10 +171,10 @@ void bind_blocks(nb::module_& m) {
       .def_ro("spatial_kernel_size", &vision::CBAM::spatial_kernel_size)
       .def_prop_ro("channel", [](const vision::CBAM& c) { return c.channel; })
       .def_prop_ro("spatial", [](const vision::CBAM& c) { return c.spatial; })
-      .def_prop_ro("attention_map", [](const vision::CBAM& c) { return map_or_none(c.attention_map()); },
+      .def_prop_ro("attention_map", [](const vision::CBAM& c) { return optional_tensor(c.attention_map()); },
                    "The spatial map of the last forward, (B, 1, H, W) in (0, 1), detached; None before it.")
       .def_prop_ro("channel_attention_map",
-                   [](const vision::CBAM& c) { return map_or_none(c.channel_attention_map()); },
+                   [](const vision::CBAM& c) { return optional_tensor(c.channel_attention_map()); },
                    "The channel weights of the last forward, (B, C) in (0, 1), detached; None before it.");
   def_forward(cbam);
 
@@ -240,7 +216,7 @@ void bind_blocks(nb::module_& m) {
       .def_ro("dilation", &vision::SelectiveKernel::dilation, "Per path, after keep_3x3.")
       .def_prop_ro("paths", [](const vision::SelectiveKernel& s) { return s.paths; })
       .def_prop_ro("attn", [](const vision::SelectiveKernel& s) { return s.attn; })
-      .def_prop_ro("attention_map", [](const vision::SelectiveKernel& s) { return map_or_none(s.attention_map()); },
+      .def_prop_ro("attention_map", [](const vision::SelectiveKernel& s) { return optional_tensor(s.attention_map()); },
                    "The selection weights of the last forward, (B, P, C_out), softmax over P, detached; None "
                    "before it.");
   def_forward(sk);

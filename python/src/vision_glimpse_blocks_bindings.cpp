@@ -13,6 +13,7 @@
 #include <nanobind/stl/string.h>
 
 #include "convert.h"
+#include "module_bindings.h"
 
 namespace attnkit::python {
 
@@ -27,7 +28,6 @@ using nn::vision::RecurrentAttentionOptions;
 using nn::vision::RecurrentAttentionOutput;
 using nn::vision::RecurrentCore;
 
-std::optional<Tensor> optional_tensor(const Tensor& t) { return t.defined() ? std::optional<Tensor>(t) : std::nullopt; }
 
 // The named tuple types, made once at import and owned by the module.
 nb::handle g_output_type, g_loss_type;

@@ -15,6 +15,7 @@
 #include <nanobind/stl/vector.h>
 
 #include "convert.h"
+#include "module_bindings.h"
 
 namespace attnkit::python {
 
@@ -23,32 +24,6 @@ namespace {
 using namespace nb::literals;
 using nn::Module;
 namespace vision = nn::vision;
-
-nb::object optional_tensor(const Tensor& t) { return t.defined() ? nb::cast(t) : nb::none(); }
-
-template <typename Block>
-Tensor forward_without_gil(Block& block, const Tensor& x) {
-  nb::gil_scoped_release release;
-  return block.forward(x);
-}
-
-template <typename M>
-void bind_module_list(nb::module_& m, const char* name, const char* doc) {
-  nb::class_<nn::ModuleList<M>, Module>(m, name, doc)
-      .def("__len__", &nn::ModuleList<M>::size)
-      .def("__getitem__",
-           [](const nn::ModuleList<M>& list, int64_t i) {
-             const int64_t n = static_cast<int64_t>(list.size());
-             if (i < 0) i += n;
-             if (i < 0 || i >= n) throw nb::index_error("ModuleList index out of range");
-             return list.items()[static_cast<size_t>(i)];
-           })
-      .def("__iter__", [](const nn::ModuleList<M>& list) {
-        nb::list items;
-        for (const auto& item : list.items()) items.append(item);
-        return items.attr("__iter__")();
-      });
-}
 
 // (H, W) given as an int (square) or a pair; None is empty (not given).
 std::vector<int64_t> to_size_pair(nb::handle obj, const char* what) {
