@@ -105,21 +105,25 @@ std::vector<int64_t> shuffled(int64_t n, Generator& generator) {
 class DigitsNet : public nn::Module {
  public:
   DigitsNet(Variant variant, int64_t size, Generator* g) {
-    using nn::Conv2d;
+    // A 3×3 convolution keeping the size.
+    auto conv3x3 = [g](int64_t in, int64_t out) {
+      return std::make_shared<nn::Conv2d>(
+          nn::ConvOptions{.in_channels = in, .out_channels = out, .kernel_size = 3, .padding = 1}, g);
+    };
     if (variant == Variant::Stn) {
       stn = register_module("stn", std::make_shared<nn::vision::SpatialTransformer>(
                                        nn::vision::SpatialTransformerOptions{.in_channels = 1, .input_size = {size, size}},
                                        g));
     }
-    conv1 = register_module("conv1", std::make_shared<Conv2d>(nn::ConvOptions{.in_channels = 1, .out_channels = 16, .kernel_size = 3, .padding = 1}, g));
+    conv1 = register_module("conv1", conv3x3(1, 16));
     bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(16));
-    conv2 = register_module("conv2", std::make_shared<Conv2d>(nn::ConvOptions{.in_channels = 16, .out_channels = 32, .kernel_size = 3, .padding = 1}, g));
+    conv2 = register_module("conv2", conv3x3(16, 32));
     bn2 = register_module("bn2", std::make_shared<nn::BatchNorm2d>(32));
     if (variant == Variant::Cbam) {
       cbam = register_module("cbam", std::make_shared<nn::vision::CBAM>(
                                          nn::vision::CbamOptions{.channels = 32, .rd_ratio = 1.0 / 8}, g));
     }
-    conv3 = register_module("conv3", std::make_shared<Conv2d>(nn::ConvOptions{.in_channels = 32, .out_channels = 32, .kernel_size = 3, .padding = 1}, g));
+    conv3 = register_module("conv3", conv3x3(32, 32));
     bn3 = register_module("bn3", std::make_shared<nn::BatchNorm2d>(32));
     fc = register_module("fc", std::make_shared<nn::Linear>(32 * (size / 8) * (size / 8), 10, true, g));
   }
@@ -298,7 +302,9 @@ int run_digits_demo(const DigitsDemoOptions& o) {
   std::fflush(stdout);
 
   std::vector<Trained> trained;
-  for (Variant v : {Variant::Plain, Variant::Cbam, Variant::Stn}) trained.push_back(train_variant(v, train_set, test_set, test_labels, o));
+  for (Variant v : {Variant::Plain, Variant::Cbam, Variant::Stn}) {
+    trained.push_back(train_variant(v, train_set, test_set, test_labels, o));
+  }
 
   std::printf("\ntest accuracy on %lld distorted digits:\n", static_cast<long long>(o.test_size));
   const Variant variants[] = {Variant::Plain, Variant::Cbam, Variant::Stn};
@@ -333,16 +339,20 @@ int run_digits_demo(const DigitsDemoOptions& o) {
       region.outline = io::sampling_outline(grids.select(0, i), o.size, o.size);
       stn_panels.push_back(io::render_map_overlay(input, Tensor(), region));
       stn_panels.push_back(io::render_map_overlay(rectified.select(0, i), Tensor(),
-                                                  {.scale = 4, .title = label_text("stn", label, trained[2].predicted[i])}));
+                                                  {.scale = 4,
+                                                   .title = label_text("stn", label, trained[2].predicted[i])}));
       cbam_panels.push_back(io::render_map_overlay(input, cbam_maps.select(0, i),
-                                                   {.alpha = 0.5, .scale = 4, .title = label_text("cbam", label, trained[1].predicted[i])}));
+                                                   {.alpha = 0.5,
+                                                    .scale = 4,
+                                                    .title = label_text("cbam", label, trained[1].predicted[i])}));
     }
     const std::string stn_path = (std::filesystem::path(o.out_dir) / "stn_rectified.png").string();
     const std::string cbam_path = (std::filesystem::path(o.out_dir) / "cbam_spatial_maps.png").string();
     io::write_png(stn_path, io::tile_images(stn_panels, 8));
     io::write_png(cbam_path, io::tile_images(cbam_panels, 6));
     std::printf("\npictures (titles: true label, ?prediction when wrong):\n");
-    std::printf("  %s\n    pairs: the distorted input with the region the STN sampled outlined, then what the STN made of it\n",
+    std::printf("  %s\n    pairs: the distorted input with the region the STN sampled outlined, then what the STN "
+                "made of it\n",
                 std::filesystem::absolute(stn_path).lexically_normal().c_str());
     std::printf("  %s\n    CBAM's spatial attention (after the second conv, 16x16) over each input\n",
                 std::filesystem::absolute(cbam_path).lexically_normal().c_str());
@@ -359,14 +369,19 @@ void add_digits_demo(CLI::App& demo) {
       "transformer straightened and centred the digits, and write PNGs of rectified digits and CBAM's maps.");
   app->add_option("--data", options->data,
                   "scikit-learn's digits.csv.gz (default: $ATTNKIT_DIGITS, else found through python3's sklearn)");
-  app->add_option("--steps", options->steps, "Training steps per model")->capture_default_str()->check(CLI::PositiveNumber);
-  app->add_option("--batch-size", options->batch_size, "Digits per step")->capture_default_str()->check(CLI::PositiveNumber);
+  app->add_option("--steps", options->steps, "Training steps per model")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app->add_option("--batch-size", options->batch_size, "Digits per step")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   app->add_option("--lr", options->lr, "Peak learning rate of Adam")->capture_default_str()->check(CLI::PositiveNumber);
   app->add_option("--size", options->size, "Canvas side in pixels (a multiple of 8, >= 24)")->capture_default_str();
-  app->add_option("--test-size", options->test_size, "Digits held out for testing")->capture_default_str()->check(CLI::PositiveNumber);
-  app->add_option("--examples", options->examples, "Digits drawn in the pictures")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app->add_option("--test-size", options->test_size, "Digits held out for testing")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app->add_option("--examples", options->examples, "Digits drawn in the pictures")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   app->add_option("--seed", options->seed, "Seed of the split, the distortions and the weights")->capture_default_str();
-  app->add_option("--threads", options->threads, "Threads (0: every core)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app->add_option("--threads", options->threads, "Threads (0: every core)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   app->add_option("--out", options->out_dir, "Folder for the PNGs (created if missing)")->capture_default_str();
   app->callback([options] { run_digits_demo(*options); });
 }
