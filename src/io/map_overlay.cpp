@@ -7,6 +7,8 @@
 #include "attnkit/core/autograd.h"
 #include "attnkit/core/error.h"
 #include "attnkit/io/attention_heatmap.h"
+#include "attnkit/ops/grid_sample.h"
+#include "attnkit/ops/reduce.h"
 
 namespace attnkit::io {
 
@@ -182,32 +184,14 @@ Tensor sampling_density(const Tensor& grid, int64_t height, int64_t width, bool 
            grid.defined() ? shape_str(grid.shape()) : std::string("nothing"));
   AK_CHECK(height > 0 && width > 0, "sampling_density: the input size must be positive, got ", height, "x", width);
   AK_CHECK(is_floating(grid.dtype()), "sampling_density: grid must be floating point, got ", dtype_name(grid.dtype()));
-  NoGradGuard no_grad;
-  Tensor g = grid.to(kFloat32).contiguous();
-  Tensor density = zeros({height, width});
-  float* d = density.data<float>();
-  const float* p = g.data<float>();
-  // grid_sample's unnormalisation: -1 and 1 are the corner pixels' centres
-  // (align_corners) or their outer edges.
-  auto unnormalize = [&](double v, int64_t size) {
-    return align_corners ? (v + 1) / 2 * (size - 1) : ((v + 1) * size - 1) / 2;
-  };
-  for (int64_t i = 0; i < g.size(0) * g.size(1); ++i) {
-    const double x = unnormalize(p[2 * i], width), y = unnormalize(p[2 * i + 1], height);
-    if (!std::isfinite(x) || !std::isfinite(y)) continue;
-    const double fx = std::floor(x), fy = std::floor(y);
-    if (fx < -1 || fy < -1 || fx > static_cast<double>(width) || fy > static_cast<double>(height)) continue;
-    const int64_t x0 = static_cast<int64_t>(fx), y0 = static_cast<int64_t>(fy);
-    const double wx = x - fx, wy = y - fy;
-    for (int dy = 0; dy < 2; ++dy) {
-      for (int dx = 0; dx < 2; ++dx) {
-        const int64_t yy = y0 + dy, xx = x0 + dx;
-        if (yy < 0 || yy >= height || xx < 0 || xx >= width) continue;  // zeros padding: weight lost
-        d[yy * width + xx] += static_cast<float>((dy ? wy : 1 - wy) * (dx ? wx : 1 - wx));
-      }
-    }
-  }
-  return density;
+  // The density is the gradient of sum(grid_sample(x, grid)) with respect to
+  // x: every output pixel hands each input pixel its bilinear weight. Asking
+  // grid_sample's own backward keeps the two from ever disagreeing.
+  autograd::GradModeGuard grad_mode(true);
+  Tensor input = zeros({1, 1, height, width}).set_requires_grad(true);
+  const Tensor sampled = grid_sample(input, grid.detach().to(kFloat32).unsqueeze(0), "bilinear", "zeros", align_corners);
+  sum(sampled).backward();
+  return input.grad().view({height, width});
 }
 
 std::vector<PixelPoint> sampling_outline(const Tensor& grid, int64_t height, int64_t width, bool align_corners) {
