@@ -2,11 +2,9 @@
 
 #include <omp.h>
 
-#include <cstdlib>
 #include <list>
 #include <memory>
 #include <mutex>
-#include <new>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -15,6 +13,7 @@
 
 #include "attnkit/core/error.h"
 #include "kernels/dnnl_context.h"
+#include "kernels/scratch_buffer.h"
 
 namespace attnkit::kernels {
 
@@ -32,36 +31,9 @@ using Dims = dnnl::memory::dims;
 // zero-filling fresh pages of) ~100 MB per convolution.
 enum class Slot { Src, Weights, Dst, DiffDst, DiffDstForWeights, DiffSrc, DiffWeights, Scratchpad, Count };
 
-class ScratchBuffers {
- public:
-  void* get(Slot slot, size_t bytes) {
-    Buffer& buffer = buffers_[static_cast<size_t>(slot)];
-    if (buffer.bytes < bytes) {
-      const size_t rounded = (bytes + 63) / 64 * 64;  // aligned_alloc wants a multiple of the alignment
-      buffer.data.reset(static_cast<std::byte*>(std::aligned_alloc(64, rounded)));
-      if (!buffer.data) {
-        buffer.bytes = 0;
-        throw std::bad_alloc();
-      }
-      buffer.bytes = rounded;
-    }
-    return buffer.data.get();
-  }
-
- private:
-  struct Free {
-    void operator()(std::byte* p) const { std::free(p); }
-  };
-  struct Buffer {
-    std::unique_ptr<std::byte, Free> data;
-    size_t bytes = 0;
-  };
-  Buffer buffers_[static_cast<size_t>(Slot::Count)];
-};
-
 void* scratch(Slot slot, size_t bytes) {
-  thread_local ScratchBuffers buffers;
-  return buffers.get(slot, bytes);
+  thread_local ScratchBuffer buffers[static_cast<size_t>(Slot::Count)];
+  return buffers[static_cast<size_t>(slot)].get(bytes);
 }
 
 // ---- memory descriptors ----
@@ -106,13 +78,6 @@ Geometry geometry(const ConvParams& p) {
           {p.pad_end[0], p.pad_end[1]}};
 }
 
-dnnl::primitive_attr user_scratchpad() {
-  dnnl::primitive_attr attr;
-  // Our own per-thread scratchpad: no allocation inside execute(), and one
-  // cached primitive can run on several threads at once.
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  return attr;
-}
 
 // The primitive's forward description, which the backward ones take as a hint.
 dnnl::convolution_forward::primitive_desc forward_pd(const ConvParams& p, bool with_bias) {
@@ -144,9 +109,13 @@ Port make_port(const dnnl::memory::desc& user, const dnnl::memory::desc& inner, 
   Port port{user, inner, std::nullopt};
   if (user != inner) {
     auto& engine = cpu_engine();
-    port.reorder = direction == Direction::In
-                       ? dnnl::reorder(dnnl::reorder::primitive_desc(engine, user, engine, inner))
-                       : dnnl::reorder(dnnl::reorder::primitive_desc(engine, inner, engine, user));
+    const dnnl::reorder::primitive_desc pd =
+        direction == Direction::In ? dnnl::reorder::primitive_desc(engine, user, engine, inner, user_scratchpad())
+                                   : dnnl::reorder::primitive_desc(engine, inner, engine, user, user_scratchpad());
+    // fp32 layout changes need no scratchpad, and execute() passes none.
+    AK_CHECK(pd.scratchpad_desc().get_size() == 0, "conv2d: oneDNN wants a scratchpad for a reorder of ",
+             user.get_size(), " bytes");
+    port.reorder = dnnl::reorder(pd);
   }
   return port;
 }

@@ -1,7 +1,8 @@
 #pragma once
-// What every oneDNN kernel shares: the CPU engine, a stream per thread, and
-// an LRU cache of "plans" (a primitive with what its calls need) keyed by a
-// vector of integers (shapes, strides, options, thread count).
+// What every oneDNN kernel shares: the CPU engine, a stream per thread, the
+// attribute that makes a cached primitive safe to run from several threads at
+// once, and an LRU cache of "plans" (a primitive with what its calls need)
+// keyed by a vector of integers (shapes, strides, options, thread count).
 
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +29,18 @@ inline dnnl::engine& cpu_engine() {
 inline dnnl::stream& cpu_stream() {
   thread_local dnnl::stream stream(cpu_engine());
   return stream;
+}
+
+// Every primitive attnkit creates takes its scratchpad from the caller. In
+// oneDNN's default ("library") mode, primitives share one scratchpad and a
+// primitive may only run on the thread that created it; a cached primitive
+// run from two threads at once then computes into the same memory and returns
+// wrong values. With the caller's scratchpad (one per calling thread) a
+// primitive may run on any number of threads at once.
+inline dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
 }
 
 template <typename Plan>

@@ -8,22 +8,29 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "kernels/dnnl_context.h"
+#include "kernels/scratch_buffer.h"
 
 namespace attnkit::kernels {
 
 namespace {
 
-dnnl::matmul create_matmul(const MatrixOperand& a, const MatrixOperand& b, const MatrixOperand& c) {
+struct MatmulPlan {
+  dnnl::matmul primitive;
+  dnnl::memory::desc scratchpad;  // what one execution needs (often nothing)
+};
+
+MatmulPlan create_plan(const MatrixOperand& a, const MatrixOperand& b, const MatrixOperand& c) {
   using dt = dnnl::memory::data_type;
   dnnl::memory::desc a_md(a.dims, dt::f32, a.strides);
   dnnl::memory::desc b_md(b.dims, dt::f32, b.strides);
   dnnl::memory::desc c_md(c.dims, dt::f32, c.strides);
-  return dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, c_md), cpu_engine()));
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), user_scratchpad(), cpu_engine());
+  return {dnnl::matmul(pd), pd.scratchpad_desc()};
 }
 
-// Primitives keyed by the operands' dims and strides.
-DnnlPlanCache<dnnl::matmul>& cache() {
-  static DnnlPlanCache<dnnl::matmul> instance("matmul", 1024);
+// Plans keyed by the operands' dims and strides.
+DnnlPlanCache<MatmulPlan>& cache() {
+  static DnnlPlanCache<MatmulPlan> instance("matmul", 1024);
   return instance;
 }
 
@@ -38,13 +45,20 @@ void dnnl_matmul(const MatrixOperand& a, const MatrixOperand& b, const MatrixOpe
     key.insert(key.end(), m->dims.begin(), m->dims.end());
     key.insert(key.end(), m->strides.begin(), m->strides.end());
   }
-  const std::shared_ptr<const dnnl::matmul> primitive = cache().get(key, [&] { return create_matmul(a, b, c); });
+  const std::shared_ptr<const MatmulPlan> plan = cache().get(key, [&] { return create_plan(a, b, c); });
   using dt = dnnl::memory::data_type;
   dnnl::memory a_mem({a.dims, dt::f32, a.strides}, cpu_engine(), a.data);
   dnnl::memory b_mem({b.dims, dt::f32, b.strides}, cpu_engine(), b.data);
   dnnl::memory c_mem({c.dims, dt::f32, c.strides}, cpu_engine(), c.data);
+  // The calling thread's own scratchpad: the cached primitive may be running
+  // on other threads at this moment.
+  thread_local ScratchBuffer scratchpad_buffer;
+  dnnl::memory scratchpad(plan->scratchpad, cpu_engine(), scratchpad_buffer.get(plan->scratchpad.get_size()));
   dnnl::stream& stream = cpu_stream();
-  primitive->execute(stream, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
+  plan->primitive.execute(stream, {{DNNL_ARG_SRC, a_mem},
+                                   {DNNL_ARG_WEIGHTS, b_mem},
+                                   {DNNL_ARG_DST, c_mem},
+                                   {DNNL_ARG_SCRATCHPAD, scratchpad}});
   stream.wait();
 }
 
