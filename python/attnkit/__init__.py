@@ -34,6 +34,7 @@ from ._C import (
     full_like,
     manual_seed,
     default_generator,
+    generator_scope,
     # training state
     load_checkpoint,
     save_checkpoint,

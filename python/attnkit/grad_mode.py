@@ -6,6 +6,7 @@ one thread does not affect another.
 """
 
 import functools
+import threading
 
 from . import _C
 
@@ -20,16 +21,23 @@ class _GradMode:
     _mode = True
 
     def __init__(self):
-        # A stack, so one instance can be entered again while active.
-        self._previous = []
+        # A stack per thread, so one instance can be entered again while
+        # active, and entered by several threads at once (grad mode itself is
+        # per thread).
+        self._local = threading.local()
+
+    def _previous(self):
+        if not hasattr(self._local, "stack"):
+            self._local.stack = []
+        return self._local.stack
 
     def __enter__(self):
-        self._previous.append(_C.is_grad_enabled())
+        self._previous().append(_C.is_grad_enabled())
         _C._set_grad_enabled(self._mode)
         return self
 
     def __exit__(self, exc_type, exc_value, traceback):
-        _C._set_grad_enabled(self._previous.pop())
+        _C._set_grad_enabled(self._previous().pop())
         return False
 
     def __call__(self, func):
@@ -90,7 +98,7 @@ class set_grad_enabled(_GradMode):
         self._mode = bool(mode)
         # Set immediately (a plain call switches the mode); remember what to
         # restore if this is then used as a context manager.
-        self._previous.append(_C.is_grad_enabled())
+        self._previous().append(_C.is_grad_enabled())
         _C._set_grad_enabled(self._mode)
 
     def __enter__(self):
@@ -98,7 +106,7 @@ class set_grad_enabled(_GradMode):
 
     def __call__(self, func):
         # The constructor already switched the mode; undo that for decorators.
-        _C._set_grad_enabled(self._previous.pop())
+        _C._set_grad_enabled(self._previous().pop())
         mode = self._mode
 
         @functools.wraps(func)

@@ -1,8 +1,10 @@
 // Tensor creation with PyTorch's signatures: zeros(*size, dtype=None,
 // requires_grad=False), full(size, fill_value), arange(start, end, step),
-// rand/randn/randint, the *_like forms, and attnkit.Generator.
+// rand/randn/randint, the *_like forms, attnkit.Generator and generator_scope.
 // attnkit.tensor(data) is in Python (attnkit/_creation.py), over NumPy.
 #include <nanobind/stl/optional.h>
+
+#include <optional>
 
 #include "convert.h"
 
@@ -89,6 +91,32 @@ void bind_creation(nb::module_& m) {
 
   m.def("manual_seed", [](nb::handle seed) { manual_seed(seed_arg(seed)); }, "seed"_a,
         "Seeds the default generator.");
+
+  // A context manager over GeneratorScope; it holds the generator so that
+  // the scope never outlives it.
+  struct PythonGeneratorScope {
+    nb::object generator;
+    std::optional<GeneratorScope> scope;
+  };
+  nb::class_<PythonGeneratorScope>(m, "generator_scope",
+                                   "with attnkit.generator_scope(g): draws that take no generator on this thread "
+                                   "(dropout, initial weights, rand/randn) use g. Other threads are not "
+                                   "affected, so each thread can train reproducibly with its own generator.")
+      .def("__init__",
+           [](PythonGeneratorScope* self, nb::object generator) {
+             if (!nb::isinstance<Generator>(generator)) {
+               throw nb::type_error("generator_scope: expected an attnkit.Generator");
+             }
+             new (self) PythonGeneratorScope{std::move(generator), std::nullopt};
+           },
+           "generator"_a)
+      .def("__enter__",
+           [](PythonGeneratorScope& self) {
+             if (self.scope) throw nb::value_error("generator_scope: this scope is already entered");
+             self.scope.emplace(nb::cast<Generator&>(self.generator));
+             return self.generator;
+           })
+      .def("__exit__", [](PythonGeneratorScope& self, nb::args) { self.scope.reset(); });
 
   // ---- filled ----
   m.def("empty",

@@ -64,6 +64,12 @@ class LargeBlockCache {
     return true;
   }
 
+  // Frees every kept block; the limit stays.
+  void clear() {
+    std::lock_guard lock(mutex_);
+    while (!blocks_.empty()) free_largest();
+  }
+
   void set_limit(size_t bytes) {
     std::lock_guard lock(mutex_);
     limit_ = kSanitized ? 0 : bytes;
@@ -114,11 +120,7 @@ void release_block(void* data, size_t capacity) {
 
 }  // namespace detail
 
-void empty_cache() {
-  const size_t limit = cache().limit();
-  cache().set_limit(0);
-  cache().set_limit(limit);
-}
+void empty_cache() { cache().clear(); }
 
 size_t cached_bytes() { return cache().cached(); }
 size_t cache_limit() { return cache().limit(); }

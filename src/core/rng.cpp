@@ -36,6 +36,11 @@ Generator::Range Generator::state() {
   return Range{seed_, offset_};
 }
 
+uint64_t Generator::seed() const {
+  std::lock_guard lock(mutex_);
+  return seed_;
+}
+
 void Generator::set_state(const Range& state) {
   std::lock_guard lock(mutex_);
   seed_ = state.seed;
@@ -50,8 +55,17 @@ Generator& default_generator() {
 void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
 
 namespace {
-Generator& pick(Generator* generator) { return generator ? *generator : default_generator(); }
+thread_local Generator* scoped_generator = nullptr;
+
+Generator& pick(Generator* generator) { return generator ? *generator : current_generator(); }
 }  // namespace
+
+Generator& current_generator() { return scoped_generator ? *scoped_generator : default_generator(); }
+
+GeneratorScope::GeneratorScope(Generator& generator) : previous_(scoped_generator) {
+  scoped_generator = &generator;
+}
+GeneratorScope::~GeneratorScope() { scoped_generator = previous_; }
 
 Tensor uniform(const Shape& shape, double low, double high, Generator* generator) {
   Tensor out = empty(shape, kFloat32);

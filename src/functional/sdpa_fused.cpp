@@ -103,7 +103,7 @@ kernels::AttentionDropout reserve_attention_dropout(double p, int64_t problems, 
                                                     Generator* generator) {
   kernels::AttentionDropout dropout;
   if (p <= 0.0) return dropout;
-  Generator& gen = generator ? *generator : default_generator();
+  Generator& gen = generator ? *generator : current_generator();
   const Generator::Range range = gen.reserve(kernels::attention_dropout_blocks(problems * queries, keys));
   dropout.p = static_cast<float>(p);
   dropout.seed = range.seed;

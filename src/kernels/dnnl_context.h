@@ -4,6 +4,8 @@
 // once, and an LRU cache of "plans" (a primitive with what its calls need)
 // keyed by a vector of integers (shapes, strides, options, thread count).
 
+#include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -43,6 +45,20 @@ inline dnnl::primitive_attr user_scratchpad() {
   return attr;
 }
 
+// A cap on every plan cache's size below its own capacity (0 = none), so a
+// test can make plans be evicted while other threads still run them.
+inline std::atomic<size_t>& dnnl_plan_cache_cap() {
+  static std::atomic<size_t> cap{0};
+  return cap;
+}
+struct DnnlPlanCacheLimit {
+  size_t previous;
+  explicit DnnlPlanCacheLimit(size_t cap) : previous(dnnl_plan_cache_cap().exchange(cap)) {}
+  ~DnnlPlanCacheLimit() { dnnl_plan_cache_cap() = previous; }
+  DnnlPlanCacheLimit(const DnnlPlanCacheLimit&) = delete;
+  DnnlPlanCacheLimit& operator=(const DnnlPlanCacheLimit&) = delete;
+};
+
 template <typename Plan>
 class DnnlPlanCache {
  public:
@@ -70,7 +86,10 @@ class DnnlPlanCache {
     if (auto it = entries_.find(key); it != entries_.end()) return it->second.plan;  // another thread won
     order_.push_front(key);
     entries_.emplace(key, Entry{plan, order_.begin()});
-    if (entries_.size() > capacity_) {
+    const size_t cap = dnnl_plan_cache_cap().load(std::memory_order_relaxed);
+    const size_t capacity = cap > 0 ? std::min(cap, capacity_) : capacity_;
+    // An evicted plan lives on in the calls that still hold it.
+    while (entries_.size() > capacity) {
       entries_.erase(order_.back());
       order_.pop_back();
     }

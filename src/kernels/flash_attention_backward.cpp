@@ -270,9 +270,11 @@ void flash_attention_backward(const FlashAttentionParams& p, const FlashAttentio
     ProblemPacks& pk = packs[0];
     pack_problem(p, g, b, pk);
     for (BlockBuffers& buf : buffers) buf.dq.assign(static_cast<size_t>(p.queries * e_width), 0.0f);
-    // Groups as small as needed to give every thread work.
+    // Groups as small as needed to give every thread work. Each thread adds
+    // its groups' dq into its own buffer; round robin keeps which groups go
+    // into which buffer, and so the bits of dq, the same on every run.
     const int64_t group = std::clamp<int64_t>(key_block_count / (2 * threads), 1, kKeyGroup);
-    parallel_tasks((key_block_count + group - 1) / group, [&](int64_t t) {
+    parallel_tasks_round_robin((key_block_count + group - 1) / group, [&](int64_t t) {
       BlockBuffers& buf = buffers[static_cast<size_t>(omp_get_thread_num())];
       size_buffers(p, buf);
       const int64_t kb = t * group;

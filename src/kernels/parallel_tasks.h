@@ -1,8 +1,15 @@
 #pragma once
-// Runs body(t) for t < tasks over the OpenMP threads, handed out one at a time
-// (tasks of uneven cost, such as causal attention blocks, balance), and
-// rethrows the first exception on the caller: an exception must not cross
-// the parallel region.
+// Runs body(t) for t < tasks over the OpenMP threads and rethrows the first
+// exception on the caller: an exception must not cross the parallel region.
+//   parallel_tasks:             tasks handed out one at a time as threads free
+//                               up, so tasks of uneven cost (causal attention
+//                               blocks) balance. Which thread runs a task
+//                               varies from run to run.
+//   parallel_tasks_round_robin: task t always runs on thread t % team size,
+//                               in increasing t. For tasks that add into a
+//                               per-thread partial sum: the sums, and so the
+//                               bits of the result, are the same every run
+//                               (for the same thread count).
 
 #include <cstdint>
 #include <exception>
@@ -13,6 +20,21 @@ template <typename Body>
 void parallel_tasks(int64_t tasks, Body body) {
   std::exception_ptr failure;
 #pragma omp parallel for schedule(dynamic, 1) if (tasks > 1)
+  for (int64_t t = 0; t < tasks; ++t) {
+    try {
+      body(t);
+    } catch (...) {
+#pragma omp critical(attnkit_parallel_tasks_failure)
+      failure = std::current_exception();
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
+template <typename Body>
+void parallel_tasks_round_robin(int64_t tasks, Body body) {
+  std::exception_ptr failure;
+#pragma omp parallel for schedule(static, 1) if (tasks > 1)
   for (int64_t t = 0; t < tasks; ++t) {
     try {
       body(t);

@@ -73,7 +73,8 @@ Tensor Seq2SeqTransformer::encode(const Tensor& src) const {
   return transformer->encode(embed(*src_embed, src), masks);
 }
 
-Tensor Seq2SeqTransformer::decode(const Tensor& tgt, const Tensor& memory, const Tensor& src) const {
+Tensor Seq2SeqTransformer::decode(const Tensor& tgt, const Tensor& memory, const Tensor& src,
+                                  std::vector<Tensor>* cross_weights) const {
   check_tokens(tgt, "tgt");
   AK_CHECK(memory.dim() == 3 && memory.size(0) == tgt.size(0) && src.dim() == 2 && src.size(0) == tgt.size(0) &&
                src.size(1) == memory.size(1),
@@ -82,7 +83,7 @@ Tensor Seq2SeqTransformer::decode(const Tensor& tgt, const Tensor& memory, const
   nn::TransformerMasks masks;
   masks.tgt_is_causal = true;
   masks.memory_key_padding_mask = source_padding(src);
-  return generator->forward(transformer->decode(embed(*tgt_embed, tgt), memory, masks));
+  return generator->forward(transformer->decode(embed(*tgt_embed, tgt), memory, masks, cross_weights));
 }
 
 Tensor Seq2SeqTransformer::forward(const Tensor& src, const Tensor& tgt) const {
@@ -110,16 +111,8 @@ std::vector<std::vector<int64_t>> Seq2SeqTransformer::translate(const Tensor& sr
 
 std::vector<Tensor> Seq2SeqTransformer::cross_attention(const Tensor& src, const Tensor& tgt) const {
   NoGradGuard no_grad;
-  const auto& layers = *transformer->decoder->layers;
-  for (size_t i = 0; i < layers.size(); ++i) layers[i].keep_attention = true;
-  decode(tgt, encode(src), src);
   std::vector<Tensor> maps;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    auto& layer = layers[i];
-    maps.push_back(layer.cross_attention);
-    layer.keep_attention = false;
-    layer.cross_attention = Tensor();
-  }
+  decode(tgt, encode(src), src, &maps);
   return maps;
 }
 

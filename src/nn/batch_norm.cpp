@@ -1,5 +1,7 @@
 #include "attnkit/nn/batch_norm.h"
 
+#include <optional>
+
 #include "attnkit/core/autograd.h"
 #include "attnkit/core/error.h"
 #include "attnkit/ops/batch_norm.h"
@@ -48,7 +50,10 @@ Tensor BatchNormBase::forward(const Tensor& x) {
   // torch's _BatchNorm.forward: count the batch, and with momentum = None
   // average every batch so far equally (factor 1 / batches).
   double factor = momentum.value_or(0.0);
+  // Training updates the running statistics in place: one thread at a time.
+  std::optional<ExclusiveUse> in_use;
   if (is_training() && track_running_stats) {
+    in_use.emplace(in_use_flag(), name());
     int64_t& batches = num_batches_tracked.data<int64_t>()[0];
     batches += 1;
     if (!momentum) factor = 1.0 / static_cast<double>(batches);

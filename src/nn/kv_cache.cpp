@@ -20,6 +20,7 @@ KVCache::KVCache(int64_t batch, int64_t kv_heads, int64_t capacity, int64_t head
 }
 
 void KVCache::append(const Tensor& key, const Tensor& value) {
+  const ExclusiveUse in_use(in_use_, "KVCache.append");
   const Shape& ks = key_storage_.shape();
   const Shape& vs = value_storage_.shape();
   AK_CHECK(key.dim() == 4 && key.size(0) == ks[0] && key.size(1) == ks[1] && key.size(3) == ks[3], kOp,
@@ -38,6 +39,7 @@ void KVCache::append(const Tensor& key, const Tensor& value) {
 }
 
 void KVCache::truncate(int64_t length) {
+  const ExclusiveUse in_use(in_use_, "KVCache.truncate");
   AK_CHECK(length >= 0 && length <= length_, kOp, ".truncate: length must be in [0, ", length_, "], got ", length);
   length_ = length;
 }
@@ -46,6 +48,7 @@ Tensor KVCache::keys() const { return key_storage_.narrow(2, 0, length_); }
 Tensor KVCache::values() const { return value_storage_.narrow(2, 0, length_); }
 
 functional::SdpaOutput KVCache::attend(const Tensor& query, functional::SdpaOptions options) const {
+  const ExclusiveUse in_use(in_use_, "KVCache.attend");
   AK_CHECK(query.dim() == 4 && query.size(0) == key_storage_.size(0) && query.size(3) == key_storage_.size(3),
            kOp, ".attend: query must be (", key_storage_.size(0), ", Hq, T, ", key_storage_.size(3), "), got ",
            shape_str(query.shape()));

@@ -102,13 +102,19 @@ TransformerDecoderLayer::TransformerDecoderLayer(const TransformerLayerOptions& 
   dropout3 = register_module("dropout3", std::make_shared<Dropout>(o.dropout));
 }
 
-Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory, const TransformerMasks& m) const {
+Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory, const TransformerMasks& m,
+                                       Tensor* cross_weights) const {
   auto sa = [&](const Tensor& x) {
     return attend(*self_attn, *dropout1, x, x, m.tgt_mask, m.tgt_key_padding_mask, m.tgt_is_causal);
   };
   auto ca = [&](const Tensor& x) {
-    return attend(*multihead_attn, *dropout2, x, memory, m.memory_mask, m.memory_key_padding_mask,
-                  m.memory_is_causal, keep_attention ? &cross_attention : nullptr);
+    Tensor weights;
+    const bool want_weights = keep_attention || cross_weights;
+    Tensor out = attend(*multihead_attn, *dropout2, x, memory, m.memory_mask, m.memory_key_padding_mask,
+                        m.memory_is_causal, want_weights ? &weights : nullptr);
+    if (cross_weights) *cross_weights = weights;
+    if (keep_attention) cross_attention = weights;
+    return out;
   };
   auto ff = [&](const Tensor& x) {
     return dropout3->forward(feed_forward(x, *linear1, *dropout, *linear2, options.activation));
@@ -148,9 +154,14 @@ TransformerDecoder::TransformerDecoder(const TransformerLayerOptions& layer, int
   if (final_norm) norm = register_module("norm", make_norm(layer));
 }
 
-Tensor TransformerDecoder::forward(const Tensor& tgt, const Tensor& memory, const TransformerMasks& masks) const {
+Tensor TransformerDecoder::forward(const Tensor& tgt, const Tensor& memory, const TransformerMasks& masks,
+                                  std::vector<Tensor>* cross_weights) const {
   Tensor x = tgt;
-  for (const auto& layer : layers->items()) x = layer->forward(x, memory, masks);
+  for (const auto& layer : layers->items()) {
+    Tensor weights;
+    x = layer->forward(x, memory, masks, cross_weights ? &weights : nullptr);
+    if (cross_weights) cross_weights->push_back(weights);
+  }
   return norm ? norm->forward(x) : x;
 }
 

@@ -18,7 +18,7 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* generator) {
   // would draw it) is >= p, and scaled by 1 / (1 - p). The mask is never a
   // float tensor: the kernel draws it while it writes the output, and keeps
   // one bit per element for the backward when a gradient is wanted.
-  Generator& gen = generator ? *generator : default_generator();
+  Generator& gen = generator ? *generator : current_generator();
   const auto [seed, first] = gen.reserve(static_cast<uint64_t>((x.numel() + 3) / 4));
   kernels::PhiloxDropout stream;
   stream.seed = seed;

@@ -69,10 +69,11 @@ Tensor grid_sample(const Tensor& input, const Tensor& grid, std::string_view mod
 
   if (autograd::needs_grad({&input, &grid})) {
     autograd::record("grid_sample", out, {input, grid},
-                     [x, g, args](const Tensor& grad_output, const std::vector<bool>& need) mutable {
+                     [x, g, saved = args](const Tensor& grad_output, const std::vector<bool>& need) {
                        const Tensor up = grad_output.contiguous();  // (N, C, H_out, W_out)
                        Tensor grad_input = need[0] ? empty(x.shape(), kFloat32) : Tensor();
                        Tensor grad_grid = need[1] ? empty(g.shape(), kFloat32) : Tensor();
+                       kernels::GridSampleArgs args = saved;
                        args.input = x.data<float>();  // the saved tensors keep these alive
                        args.grid = g.data<float>();
                        kernels::grid_sample_backward(grad_input.defined() ? grad_input.data<float>() : nullptr,

@@ -85,6 +85,7 @@ SGD::SGD(std::vector<Tensor> params, const SgdOptions& o) : Optimizer(std::move(
 }
 
 void SGD::step() {
+  const ExclusiveUse in_use = exclusive_step();
   const float lr = static_cast<float>(this->lr()), wd = static_cast<float>(options.weight_decay);
   const float momentum = static_cast<float>(options.momentum), damp = 1.0f - static_cast<float>(options.dampening);
   for (size_t i = 0; i < params().size(); ++i) {
@@ -121,6 +122,7 @@ Adam::Adam(std::vector<Tensor> params, const AdamOptions& o)
 }
 
 void Adam::step() {
+  const ExclusiveUse in_use = exclusive_step();
   ++steps_;
   const float lr = static_cast<float>(this->lr()), wd = static_cast<float>(options.weight_decay);
   const float b1 = static_cast<float>(options.beta1), b2 = static_cast<float>(options.beta2);

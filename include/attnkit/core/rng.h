@@ -25,7 +25,7 @@ class Generator {
  public:
   explicit Generator(uint64_t seed = 0) : seed_(seed) {}
   void manual_seed(uint64_t seed);
-  uint64_t seed() const { return seed_; }
+  uint64_t seed() const;
   // Reserves `blocks` Philox blocks: the seed and the first block's counter,
   // read together so a concurrent manual_seed cannot mix two streams.
   struct Range {
@@ -41,12 +41,37 @@ class Generator {
  private:
   uint64_t seed_;
   uint64_t offset_ = 0;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
 };
 
-// The process-wide generator used when none is given.
+// The process-wide generator. It is safe to draw from in several threads at
+// once, but then which thread gets which numbers depends on timing.
 Generator& default_generator();
 void manual_seed(uint64_t seed);
+
+// The generator that draws made without an explicit one (dropout, random
+// initialisation, rand/randn) use on the calling thread: the innermost
+// GeneratorScope of this thread, else default_generator().
+Generator& current_generator();
+
+// While alive, makes `generator` this thread's current_generator() (other
+// threads are not affected). A thread that trains its own model under its
+// own scope draws the same numbers whatever other threads do:
+//
+//   Generator gen(seed);
+//   GeneratorScope scope(gen);   // dropout masks, initial weights, randn: all from gen
+//
+// `generator` must outlive the scope; scopes nest and must end in reverse order.
+class GeneratorScope {
+ public:
+  explicit GeneratorScope(Generator& generator);
+  ~GeneratorScope();
+  GeneratorScope(const GeneratorScope&) = delete;
+  GeneratorScope& operator=(const GeneratorScope&) = delete;
+
+ private:
+  Generator* previous_;
+};
 
 // The `index`-th 32-bit word of the stream (seed, first_block).
 inline uint32_t philox_word(uint64_t seed, uint64_t first_block, uint64_t index) {

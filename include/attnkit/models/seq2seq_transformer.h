@@ -48,7 +48,8 @@ class Seq2SeqTransformer : public nn::Module {
   Tensor encode(const Tensor& src) const;
   // Logits (N, T, tgt_vocab) of tgt given the memory of src (its padding
   // masked).
-  Tensor decode(const Tensor& tgt, const Tensor& memory, const Tensor& src) const;
+  Tensor decode(const Tensor& tgt, const Tensor& memory, const Tensor& src,
+               std::vector<Tensor>* cross_weights = nullptr) const;
 
   // Batched greedy or beam decoding of src (N, S): for each row the tokens
   // after bos, ending with eos unless max_length stopped them.

@@ -13,11 +13,14 @@
 //
 // For inference: the copy into the cache is not recorded by autograd.
 
+#include "attnkit/core/exclusive_use.h"
 #include "attnkit/core/tensor.h"
 #include "attnkit/functional/scaled_dot_product_attention.h"
 
 namespace attnkit::nn {
 
+// A cache belongs to one sequence being decoded: append and attend from two
+// threads at once on the same cache is a StateError.
 class KVCache {
  public:
   // value_dim 0 = head_dim.
@@ -51,6 +54,7 @@ class KVCache {
   Tensor key_storage_;    // (B, Hkv, capacity, E)
   Tensor value_storage_;  // (B, Hkv, capacity, Ev)
   int64_t capacity_ = 0, length_ = 0;
+  InUseFlag in_use_;
 };
 
 }  // namespace attnkit::nn

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "attnkit/core/exclusive_use.h"
 #include "attnkit/core/tensor.h"
 
 namespace attnkit::nn {
@@ -85,11 +86,17 @@ class Module {
 
  protected:
   void add_child(const std::string& name, std::shared_ptr<Module> module);
+  // Held by a call that writes the module's own state between calls (a last
+  // attention map, running statistics): a second thread calling this module
+  // at the same moment gets a StateError (see core/exclusive_use.h).
+  ExclusiveUse exclusive_use() const { return ExclusiveUse(in_use_, name()); }
+  const InUseFlag& in_use_flag() const { return in_use_; }
 
  private:
   void check_new_name(const std::string& name) const;
 
   bool training_ = true;
+  InUseFlag in_use_;
   NamedTensors parameters_, buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
 };

@@ -74,7 +74,10 @@ class TransformerDecoderLayer : public Module {
   explicit TransformerDecoderLayer(const TransformerLayerOptions& options, Generator* generator = nullptr);
   std::string name() const override { return "TransformerDecoderLayer"; }
 
-  Tensor forward(const Tensor& tgt, const Tensor& memory, const TransformerMasks& masks = {}) const;
+  // With `cross_weights`, the cross-attention weights averaged over heads,
+  // (N, L, S), are put there.
+  Tensor forward(const Tensor& tgt, const Tensor& memory, const TransformerMasks& masks = {},
+                 Tensor* cross_weights = nullptr) const;
 
   std::shared_ptr<MultiheadAttention> self_attn, multihead_attn;
   std::shared_ptr<Linear> linear1;
@@ -86,7 +89,9 @@ class TransformerDecoderLayer : public Module {
 
   // With keep_attention set, each forward keeps the cross-attention weights
   // averaged over heads, (N, L, S), in cross_attention: for looking at
-  // where the decoder read.
+  // where the decoder read. This writes the layer, so it is for a layer one
+  // thread uses; forward's cross_weights argument returns the same weights
+  // without touching the layer.
   bool keep_attention = false;
   mutable Tensor cross_attention;
 };
@@ -109,7 +114,10 @@ class TransformerDecoder : public Module {
                      Generator* generator = nullptr);
   std::string name() const override { return "TransformerDecoder"; }
 
-  Tensor forward(const Tensor& tgt, const Tensor& memory, const TransformerMasks& masks = {}) const;
+  // With `cross_weights`, each layer's cross-attention weights (N, T, S),
+  // averaged over heads, are appended there.
+  Tensor forward(const Tensor& tgt, const Tensor& memory, const TransformerMasks& masks = {},
+                 std::vector<Tensor>* cross_weights = nullptr) const;
 
   std::shared_ptr<ModuleList<TransformerDecoderLayer>> layers;
   std::shared_ptr<LayerNorm> norm;
@@ -129,8 +137,9 @@ class Transformer : public Module {
   // src (S, N, E), tgt (T, N, E) ((N, ·, E) with batch_first) -> (T, N, E)
   Tensor forward(const Tensor& src, const Tensor& tgt, const TransformerMasks& masks = {}) const;
   Tensor encode(const Tensor& src, const TransformerMasks& masks = {}) const { return encoder->forward(src, masks); }
-  Tensor decode(const Tensor& tgt, const Tensor& memory, const TransformerMasks& masks = {}) const {
-    return decoder->forward(tgt, memory, masks);
+  Tensor decode(const Tensor& tgt, const Tensor& memory, const TransformerMasks& masks = {},
+               std::vector<Tensor>* cross_weights = nullptr) const {
+    return decoder->forward(tgt, memory, masks, cross_weights);
   }
 
   std::shared_ptr<TransformerEncoder> encoder;

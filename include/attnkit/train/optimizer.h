@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "attnkit/core/exclusive_use.h"
 #include "attnkit/core/tensor.h"
 
 namespace attnkit::train {
@@ -43,9 +44,14 @@ class Optimizer {
   bool has_buffer(size_t i, const std::string& name) const;
   // Parameter i's own step count (a 0-d buffer "step"), created at 0.
   float& step_count(size_t i);
+  // Held by step(): it updates the parameters and this optimiser's state in
+  // place, so a second thread stepping it at the same moment gets a
+  // StateError (see core/exclusive_use.h).
+  ExclusiveUse exclusive_step() const { return ExclusiveUse(in_use_, name_); }
   int64_t steps_ = 0;  // step() calls so far
 
  private:
+  InUseFlag in_use_;
   std::vector<Tensor> params_;
   double lr_;
   const char* name_;

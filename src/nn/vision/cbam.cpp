@@ -27,6 +27,7 @@ CbamChannelAttention::CbamChannelAttention(int64_t channels, int64_t rd_channels
 }
 
 Tensor CbamChannelAttention::forward(const Tensor& x) {
+  const ExclusiveUse in_use = exclusive_use();  // writes the maps kept for attention_map()
   const int64_t batch = x.size(0), channels = x.size(1);
   // Both descriptors go through the shared MLP as one batch of 2B: one pair of
   // convolutions instead of two.
@@ -46,6 +47,7 @@ CbamSpatialAttention::CbamSpatialAttention(int64_t kernel_size, Generator* gener
 }
 
 Tensor CbamSpatialAttention::forward(const Tensor& x) {
+  const ExclusiveUse in_use = exclusive_use();  // writes the maps kept for attention_map()
   Tensor d = cat({mean(x, {1}, true), amax(x, {1}, true)}, 1);  // (B, 2, H, W)
   Tensor w = sigmoid(conv->forward(d));                          // (B, 1, H, W)
   attention_map_ = w.detach();

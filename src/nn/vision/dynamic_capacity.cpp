@@ -176,6 +176,7 @@ Tensor DynamicCapacity::entropy_saliency(const Tensor& coarse) const {  // coars
 }
 
 Tensor DynamicCapacity::forward(const Tensor& x) {
+  const ExclusiveUse in_use = exclusive_use();  // writes the maps kept for attention_map()
   const DynamicCapacityOptions& o = options_;
   AK_CHECK(x.defined() && x.dim() == 4, "DynamicCapacity: expected input of shape (B, C, H, W), got ",
            x.defined() ? shape_str(x.shape()) : "an undefined tensor");

@@ -47,6 +47,7 @@ std::string ECA::extra_repr() const {
 }
 
 Tensor ECA::forward(const Tensor& x) {
+  const ExclusiveUse in_use = exclusive_use();  // writes the maps kept for attention_map()
   check_block_input(x, channels, "ECA");
   const int64_t batch = x.size(0), c = x.size(1);
   Tensor s = adaptive_avg_pool2d(x, 1).reshape({batch, 1, c});   // (B, 1, C): channels as a sequence

@@ -64,6 +64,7 @@ void NonLocal::reset_parameters(Generator* generator) {
 }
 
 Tensor NonLocal::forward(const Tensor& x) {
+  const ExclusiveUse in_use = exclusive_use();  // writes the maps kept for attention_map()
   AK_CHECK(x.defined() && x.dim() == 4, "NonLocal: expected input (B, C, H, W), got shape ",
            x.defined() ? shape_str(x.shape()) : std::string("nothing"));
   AK_CHECK(x.size(1) == in_channels, "NonLocal: expected ", in_channels, " input channels, got input of shape ",

@@ -152,6 +152,7 @@ RecurrentAttentionOutput RecurrentAttention::forward(const Tensor& x, Generator*
 }
 
 RecurrentAttentionOutput RecurrentAttention::forward(const Tensor& x, const Tensor& noise) {
+  const ExclusiveUse in_use = exclusive_use();  // writes the maps kept for attention_map()
   const RecurrentAttentionOptions& o = options_;
   AK_CHECK(x.defined() && x.dim() == 4, "RecurrentAttention: expected input of shape (B, C, H, W), got ",
            x.defined() ? shape_str(x.shape()) : "an undefined tensor");

@@ -129,6 +129,7 @@ ResidualAttention::ResidualAttention(const ResidualAttentionOptions& o, Generato
 }
 
 Tensor ResidualAttention::forward(const Tensor& x) {
+  const ExclusiveUse in_use = exclusive_use();  // writes the maps kept for attention_map()
   AK_CHECK(x.defined() && x.dim() == 4, "ResidualAttention: expected input (B, C, H, W), got shape ",
            x.defined() ? shape_str(x.shape()) : std::string("nothing"));
   AK_CHECK(x.size(1) == options.channels, "ResidualAttention: expected ", options.channels,

@@ -110,6 +110,7 @@ std::string SelectiveKernel::extra_repr() const {
 }
 
 Tensor SelectiveKernel::forward(const Tensor& x) {
+  const ExclusiveUse in_use = exclusive_use();  // writes the maps kept for attention_map()
   check_block_input(x, in_channels, "SelectiveKernel");
   AK_CHECK(!is_training() || x.size(0) > 1,
            "SelectiveKernel: in training mode the batch must hold more than one sample (the attention's "

@@ -110,6 +110,7 @@ SpatialTransformer::SpatialTransformer(const SpatialTransformerOptions& o, Local
 }
 
 Tensor SpatialTransformer::forward(const Tensor& x) {
+  const ExclusiveUse in_use = exclusive_use();  // writes the maps kept for attention_map()
   AK_CHECK(x.defined() && x.dim() == 4, "SpatialTransformer: expected input (B, C, H, W), got shape ",
            x.defined() ? shape_str(x.shape()) : std::string("nothing"));
   AK_CHECK(x.size(1) == options.in_channels, "SpatialTransformer: expected ", options.in_channels,

@@ -42,6 +42,7 @@ std::string SqueezeExcite::extra_repr() const {
 }
 
 Tensor SqueezeExcite::forward(const Tensor& x) {
+  const ExclusiveUse in_use = exclusive_use();  // writes the maps kept for attention_map()
   check_block_input(x, channels, "SqueezeExcite");
   Tensor s = adaptive_avg_pool2d(x, 1);  // (B, C, 1, 1): the mean over H, W, one vectorised pass per plane
   if (add_maxpool) s = s * 0.5 + amax(x, {2, 3}, true) * 0.5;
