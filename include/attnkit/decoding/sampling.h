@@ -33,6 +33,8 @@ struct SamplingOptions {
 // (temperature <= 0, top_p outside (0, 1], top_k < 0, penalty <= 0).
 void check_sampling_options(const SamplingOptions& options);
 
+// One sampler per sequence (it owns its random engine): not to be shared
+// between threads.
 class TokenSampler {
  public:
   explicit TokenSampler(const SamplingOptions& options);

@@ -9,8 +9,16 @@
 // load_state_dict copies into them in place.
 //
 // A Generator* given to a layer's constructor draws its initial weights and
-// is not kept: dropout inside layers draws from the default generator
-// (attnkit::manual_seed), or from the one an nn::Dropout is given.
+// is not kept: dropout inside layers draws from the thread's current
+// generator (the default one, or a GeneratorScope's), or from the one an
+// nn::Dropout is given.
+//
+// Threads: a forward that keeps nothing (const forward in eval mode) may run
+// on many threads at once. A module whose forward keeps state from the call
+// (a vision block's attention map, BatchNorm's running statistics in
+// training) takes exclusive_use(): a second thread calling it meanwhile gets
+// a StateError. train()/eval(), load_state_dict and optimiser steps write
+// the module and must not overlap its use on other threads.
 
 #include <map>
 #include <memory>

@@ -19,6 +19,8 @@
 
 namespace attnkit::tokenizers {
 
+// One stream per sequence being decoded (it keeps a window of ids): not to be
+// shared between threads.
 class DecodeStream {
  public:
   explicit DecodeStream(Tokenizer tokenizer, bool skip_special_tokens = true);

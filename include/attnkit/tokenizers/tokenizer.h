@@ -114,6 +114,9 @@ class Tokenizer {
 
   // Truncation and padding; tokenizer.json's "truncation" / "padding" fields
   // set them at load time.
+  // Configure before sharing: encoding and decoding may run on many threads
+  // at once, but changing truncation or padding while another thread
+  // encodes is a data race.
   void enable_truncation(const TruncationParams& params);
   void no_truncation() { truncation_.reset(); }
   const std::optional<TruncationParams>& truncation() const { return truncation_; }
