@@ -8,9 +8,12 @@
 // backends and every ISA path this CPU has. The stress case mixes shapes
 // under a tiny oneDNN plan cache, so plans are created, hit and evicted by
 // several threads at once.
+#include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <latch>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
