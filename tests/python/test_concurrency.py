@@ -267,8 +267,9 @@ def test_shared_vision_block_refuses_instead_of_mixing():
     block = ak.nn.vision.SqueezeExcite(64)
     x = _randn(60, 8, 64, 24, 24)
     expected = block(x).numpy().copy()
+    expected_map = block.attention_map.numpy().copy()
     start = threading.Barrier(THREADS)
-    refused, wrong = [], []
+    refusals, wrong = [], []
 
     def run():
         start.wait()
@@ -277,8 +278,7 @@ def test_shared_vision_block_refuses_instead_of_mixing():
                 if not _same_bits(block(x).numpy(), expected):
                     wrong.append(1)
             except RuntimeError as error:
-                assert "SqueezeExcite: this object is in use by another thread" in str(error)
-                refused.append(1)
+                refusals.append(str(error))
 
     threads = [threading.Thread(target=run) for _ in range(THREADS)]
     for t in threads:
@@ -286,6 +286,10 @@ def test_shared_vision_block_refuses_instead_of_mixing():
     for t in threads:
         t.join()
     assert not wrong
+    for message in refusals:
+        assert "SqueezeExcite: this object is in use by another thread" in message
+    # Every call read the same input: the map kept is the serial one, not a mix.
+    assert _same_bits(block.attention_map.numpy(), expected_map)
 
 
 # ------------------------------------------- every backend and ISA path ---
