@@ -546,8 +546,7 @@ GemmBackend default_backend() {
     if (std::strcmp(forced, "onednn") == 0) return GemmBackend::OneDnn;
     if (std::strcmp(forced, "attnkit") == 0) return GemmBackend::Attnkit;
   }
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") ? GemmBackend::OneDnn : GemmBackend::Attnkit;
+  return GemmBackend::Auto;
 }
 
 std::atomic<GemmBackend>& backend_setting() {
@@ -558,6 +557,16 @@ std::atomic<GemmBackend>& backend_setting() {
 
 GemmBackend gemm_backend() { return backend_setting().load(std::memory_order_relaxed); }
 void set_gemm_backend(GemmBackend backend) { backend_setting().store(backend); }
+
+bool gemm_runs_on_onednn(int64_t rows) {
+  switch (gemm_backend()) {
+    case GemmBackend::Attnkit: return false;
+    case GemmBackend::OneDnn: return true;
+    case GemmBackend::Auto: break;
+  }
+  if (rows <= kGemvMaxRows && active_isa() >= Isa::Avx2) return false;  // gemv's shape class
+  return detected_isa() >= Isa::Avx512;
+}
 
 void gemm_reference(const GemmArgs& g) {
   for (int64_t i = 0; i < g.m; ++i) {

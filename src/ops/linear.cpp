@@ -13,7 +13,7 @@ namespace {
 
 // x2 (M, in) @ weightᵀ + bias -> (M, out), float32.
 Tensor affine(const Tensor& x2, const Tensor& weight, const Tensor& bias) {
-  if (kernels::gemm_backend() != kernels::GemmBackend::Attnkit) {
+  if (kernels::gemm_runs_on_onednn(x2.size(0))) {
     Tensor y = matmul(x2, weight.t());
     return bias.defined() ? add(y, bias) : y;
   }

@@ -106,7 +106,7 @@ Tensor batched_matmul(const Tensor& a_in, const Tensor& b_in) {
   Tensor out = empty(out_shape, kFloat32);
   if (out.numel() == 0) return out;
   if (k == 0) return out.fill_(0.0);
-  if (kernels::gemm_backend() == kernels::GemmBackend::Attnkit) {
+  if (!kernels::gemm_runs_on_onednn(m)) {
     own_gemm_batched(a_in, b_in, out, batch);
     return out;
   }

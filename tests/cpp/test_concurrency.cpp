@@ -5,9 +5,9 @@
 // and backward, convolution and the vision layers, GPT-2 / BERT / sentence
 // embeddings (inference, one shared model and separate ones), the
 // tokenizers, and training of separate models. Every case runs on both GEMM
-// backends and every ISA path this CPU has. The stress case mixes shapes
-// under a tiny oneDNN plan cache, so plans are created, hit and evicted by
-// several threads at once.
+// backends, the automatic choice between them, and every ISA path this CPU
+// has. The stress case mixes shapes under a tiny oneDNN plan cache, so plans
+// are created, hit and evicted by several threads at once.
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -279,7 +279,7 @@ struct Path {
 
 std::vector<Path> paths() {
   std::vector<Path> out;
-  for (GemmBackend backend : {GemmBackend::Attnkit, GemmBackend::OneDnn}) {
+  for (GemmBackend backend : {GemmBackend::Auto, GemmBackend::Attnkit, GemmBackend::OneDnn}) {
     for (Isa isa : kernels::kAllIsas) {
       if (kernels::cpu_has(isa)) out.push_back({backend, isa});
     }
@@ -288,8 +288,10 @@ std::vector<Path> paths() {
 }
 
 std::string path_name(const ::testing::TestParamInfo<Path>& info) {
-  return std::string(info.param.backend == GemmBackend::OneDnn ? "onednn_" : "attnkit_") +
-         kernels::isa_name(info.param.isa);
+  const char* backend = info.param.backend == GemmBackend::Auto      ? "auto_"
+                        : info.param.backend == GemmBackend::OneDnn ? "onednn_"
+                                                                    : "attnkit_";
+  return backend + std::string(kernels::isa_name(info.param.isa));
 }
 
 class Concurrency : public ::testing::TestWithParam<Path> {
