@@ -27,11 +27,9 @@ import torch.nn.functional as TF
 
 import attnkit
 import attnkit.functional as F
+from machine import print_machine
 
 BATCH, HEADS = 1, 12
-# Measured by bench/fma_peak on this machine (AVX2 + FMA, 2 threads);
-# REFERENCES.md's 400 assumes AVX-512, which this VM does not expose.
-FMA_PEAK_GFLOPS = {1: 102.4, 2: 204.7}
 
 
 def _time_ms(fn) -> float:
@@ -100,7 +98,7 @@ def main() -> int:
     args = parser.parse_args()
     attnkit.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
-    peak = FMA_PEAK_GFLOPS.get(args.threads, 102.4 * args.threads)
+    peak = print_machine(args.threads)  # measured for the ISA the kernels use
     rng = np.random.default_rng(0)
     rows = []
     print(f"scaled_dot_product_attention, B={BATCH} H={HEADS} fp32, {args.threads} threads, "

@@ -19,14 +19,10 @@ give the same product, and the exit status is 1 if any disagrees.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import json
 import math
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -36,10 +32,8 @@ import numpy as np
 import torch
 
 import attnkit
+from machine import BUILD_LOCK, build_lock, find_or_build_fma_peak, fma_peak, print_machine
 
-REPO = Path(__file__).resolve().parents[1]
-FALLBACK_PEAK_GFLOPS = 400.0
-BUILD_LOCK = "/tmp/attnkit-build.lock"  # the machine has 2 cores: one build (or benchmark) at a time
 
 
 @dataclass(frozen=True)
@@ -73,80 +67,6 @@ CASES = [
     Case("attn scores q @ k^T", (12, 512, 64), (12, 64, 512)),
     Case("attn context p @ v", (12, 512, 512), (12, 512, 64)),
 ]
-
-
-# ---------------------------------------------------------------- FMA peak ---
-
-def find_or_build_fma_peak() -> Path | None:
-    """The fma_peak binary: from the release build tree, any other build tree,
-    or else built on its own (bench/ configures without attnkit's
-    dependencies) into build/fma_peak. None if that fails."""
-    standalone = REPO / "build" / "fma_peak" / "fma_peak"
-    candidates = [REPO / "build" / "release" / "bench" / "fma_peak",
-                  *sorted((REPO / "build").glob("*/bench/fma_peak")), standalone]
-    for binary in candidates:
-        if binary.exists():
-            return binary
-    cmake = shutil.which("cmake")
-    if cmake is None:
-        print("note: fma_peak is not built and cmake is not on PATH", file=sys.stderr)
-        return None
-    print("note: fma_peak not found under build/; building it into build/fma_peak", file=sys.stderr)
-    flock = ["flock", BUILD_LOCK] if shutil.which("flock") else []
-    build_dir = standalone.parent
-    for step in ([*flock, cmake, "-S", str(REPO / "bench"), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release"],
-                 [*flock, cmake, "--build", str(build_dir), "--target", "fma_peak"]):
-        result = subprocess.run(step, cwd=REPO, capture_output=True, text=True)
-        if result.returncode != 0:
-            print(f"note: `{' '.join(step)}` failed:\n{result.stderr.strip()[-800:]}", file=sys.stderr)
-            return None
-    return standalone if standalone.exists() else None
-
-
-def _run_probe(binary: Path, threads: int) -> dict:
-    result = subprocess.run([str(binary), str(threads)], capture_output=True, text=True, timeout=120,
-                            check=True)
-    return json.loads(result.stdout)
-
-
-def fma_peak(binary: Path | None, threads: int) -> tuple[float, str]:
-    """(peak GFLOP/s on `threads` threads, where the number came from).
-
-    The peak is what the cores can do, so it is the larger of the measured
-    `threads`-thread rate and `threads` times the one-thread rate: on a busy
-    two-core machine the parallel probe alone would understate the roofline.
-    """
-    if binary is not None:
-        try:
-            parallel, single = _run_probe(binary, threads), _run_probe(binary, 1)
-            peak = max(parallel["gflops"], threads * single["gflops"])
-            source = (f"fma_peak {parallel['isa']}: {parallel['gflops']:.1f} on {threads} threads, "
-                      f"{single['gflops']:.1f} on 1")
-            if "note" in parallel:
-                source += f"; {parallel['note']}"
-            return float(peak), source
-        except (OSError, subprocess.SubprocessError, ValueError, KeyError) as error:
-            print(f"note: fma_peak could not run: {error}", file=sys.stderr)
-    return FALLBACK_PEAK_GFLOPS, f"fma_peak unavailable: ASSUMED {FALLBACK_PEAK_GFLOPS:.0f} GFLOP/s"
-
-
-@contextlib.contextmanager
-def build_lock(enabled: bool):
-    """Holds the build lock while measuring: every build on this two-core
-    machine takes it, so none can run meanwhile and stall the OpenMP threads."""
-    if not enabled:
-        yield
-        return
-    with open(BUILD_LOCK, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"waiting for {BUILD_LOCK} (a build is running) ...", file=sys.stderr, flush=True)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # ------------------------------------------------------------------ timing ---
@@ -261,8 +181,8 @@ def main() -> int:
         if args.no_lock and load > 0.5:
             print(f"WARNING: 1-minute load average is {load:.2f}; timings are unreliable on a busy machine",
                   file=sys.stderr)
-        print(f"float32 matmul, {args.threads} threads, median of {args.repeats}; "
-              f"peak {peak:.1f} GFLOP/s [{peak_source}]")
+        print_machine(args.threads, (peak, peak_source))
+        print(f"float32 matmul, {args.threads} threads, median of {args.repeats}")
         rows = run_all(args.repeats, args.warmup, peak)
 
     speedups = [row["speedup"] for row in rows]

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 import attnkit
+from machine import print_machine
 
 GPT2_124M = dict(n_embd=768, n_layer=12, n_head=12, vocab_size=50257, n_positions=1024)
 WORDS = ("the a model attention layer learns which words matter most when it reads each sentence quickly "
@@ -175,6 +176,7 @@ def main() -> int:
             if "gpt2-generate" in args.cases:
                 rows.append(bench_gpt2_generate(reference, model, args.repeats))
 
+    print_machine(args.threads)
     print(f"threads {args.threads}, medians of {args.repeats}")
     print(f"{'case':42s} {'attnkit ms':>11s} {'torch ms':>10s} {'speedup':>8s}  extra")
     for r in rows:

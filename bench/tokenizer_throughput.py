@@ -19,8 +19,6 @@ While measuring it holds the build lock (/tmp/attnkit-build.lock); pass
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import pathlib
 import statistics
 import sys
@@ -32,18 +30,10 @@ sys.path.insert(0, str(ROOT / "tests" / "python"))
 
 import tokenizers as hf  # noqa: E402
 
+import attnkit  # noqa: E402
 import attnkit.tokenizers as ak  # noqa: E402
+from machine import build_lock, print_machine  # noqa: E402
 from tokenizer_fixtures import train_byte_level_bpe, varied_strings  # noqa: E402
-
-
-@contextlib.contextmanager
-def build_lock(enabled: bool):
-    if not enabled:
-        yield
-        return
-    with open("/tmp/attnkit-build.lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
 
 
 def median_seconds(fn, repeats: int) -> float:
@@ -96,6 +86,7 @@ def main() -> None:
                 tok.enable_truncation(256)
                 tok.enable_padding()
         with build_lock(not args.no_lock):
+            print_machine(attnkit.get_num_threads())
             for name, (ours, theirs) in pairs.items():
                 compare(name, ours, theirs, sentences, args.repeats)
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 import attnkit
+from machine import print_machine
 import attnkit.nn as nn
 
 VOCAB, D_MODEL, HEADS, LAYERS, FF, BATCH, LENGTH = 1000, 256, 4, 3, 1024, 32, 64
@@ -60,6 +61,7 @@ def main() -> int:
     args = parser.parse_args()
     attnkit.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
+    print_machine(args.threads)
     torch.manual_seed(0)
     theirs = TorchModel()
     ours = AttnkitModel()

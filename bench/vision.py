@@ -36,6 +36,7 @@ import torch
 
 import attnkit
 import attnkit.nn as nn
+from machine import print_machine
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "python"))
 from timm_reference import timm_layer_module  # noqa: E402  (after the path above)
@@ -211,6 +212,7 @@ def main() -> int:
     args = parser.parse_args()
     attnkit.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
+    print_machine(args.threads)
 
     SEModule = timm_layer_module("squeeze_excite").SEModule
     CbamModule = timm_layer_module("cbam").CbamModule

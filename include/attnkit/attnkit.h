@@ -2,6 +2,7 @@
 // attnkit: attention mechanisms for deep learning. The whole public C++ API.
 
 #include "attnkit/core/autograd.h"
+#include "attnkit/core/cpu_info.h"
 #include "attnkit/core/dtype.h"
 #include "attnkit/core/error.h"
 #include "attnkit/core/rng.h"

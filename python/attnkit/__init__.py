@@ -114,6 +114,7 @@ from ._C import (
     stack,
     unbind,
     # runtime
+    cpu_info,
     get_num_threads,
     set_num_threads,
 )

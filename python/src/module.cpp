@@ -1,6 +1,7 @@
 // attnkit._C: the compiled half of the attnkit package. The Python half
 // (attnkit/__init__.py) re-exports it and adds no_grad, tensor() and the
 // functional namespace.
+#include "attnkit/core/cpu_info.h"
 #include "attnkit/core/memory.h"
 #include "bindings.h"
 
@@ -12,6 +13,17 @@ void bind_threading(nb::module_& m) {
   m.def("set_num_threads", &set_num_threads, "n"_a,
         "Sets the number of threads (OpenMP, shared with oneDNN) for later ops on this thread.");
   m.def("get_num_threads", &get_num_threads);
+  m.def("cpu_info",
+        [] {
+          const CpuInfo info = cpu_info();
+          nb::dict d;
+          d["isa"] = nb::str(info.isa.c_str());
+          d["detected_isa"] = nb::str(info.detected_isa.c_str());
+          d["gemm_backend"] = nb::str(info.gemm_backend.c_str());
+          return d;
+        },
+        "What the kernels run on: {'isa': used vector ISA (after ATTNKIT_ISA), 'detected_isa': the best this "
+        "CPU has, 'gemm_backend': auto|attnkit|onednn (ATTNKIT_GEMM)}.");
 }
 
 // The large-block cache (attnkit/core/memory.h), as torch.cuda's names.
