@@ -3,7 +3,9 @@ which the PyTorch parity tests cover): zero-copy NumPy and DLPack exchange,
 the number protocol, grad mode, indexing, and which Python exception each
 kind of bad input raises."""
 
+import ast
 import gc
+import os
 import subprocess
 import sys
 import threading
@@ -411,3 +413,19 @@ def test_softmax_forward_without_backward_does_not_leak():
     del y
     gc.collect()
     assert ref() is None
+
+
+@pytest.mark.parametrize("gemm,isa", [("attnkit", "scalar"), ("onednn", "avx2"), ("auto", None)])
+def test_cpu_info_reports_the_settings(gemm, isa):
+    env = dict(os.environ, ATTNKIT_GEMM=gemm)
+    env.pop("ATTNKIT_ISA", None)
+    if isa is not None:
+        env["ATTNKIT_ISA"] = isa
+    out = subprocess.run([sys.executable, "-c", "import attnkit; print(attnkit.cpu_info())"], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    info = ast.literal_eval(out)
+    assert info["gemm_backend"] == gemm
+    assert info["detected_isa"] in ("scalar", "avx2", "avx512")
+    order = ["scalar", "avx2", "avx512"]
+    expected_isa = info["detected_isa"] if isa is None else order[min(order.index(isa), order.index(info["detected_isa"]))]
+    assert info["isa"] == expected_isa
