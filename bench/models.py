@@ -13,6 +13,12 @@ Rows (issue 5):
                      generate() computes them on both sides; tokens/s
   gpt2-generate      greedy generation of 64 tokens after an 8-token prompt,
                      both libraries' generate(); ms per generated token
+  ... vs llama.cpp   the same two GPT-2 rows against llama.cpp f32 (the same
+                     weights converted to GGUF, timed by llama-bench -p 512
+                     -n 64 in its own process): torch_ms holds llama.cpp's
+                     time, "peer" says so, and speedup = llama.cpp's time /
+                     attnkit's. Skipped with a message unless
+                     ./bench/build_llama_cpp.sh has built llama.cpp.
 
 Both libraries are timed alternately, repeat by repeat; rows report medians
 and speedup = torch_ms / attnkit_ms (> 1: attnkit is faster).
@@ -25,8 +31,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pathlib
 import random
 import statistics
+import sys
 import tempfile
 import time
 
@@ -37,6 +45,7 @@ import numpy as np
 import torch
 
 import attnkit
+import llama_cpp
 from machine import print_machine
 
 GPT2_124M = dict(n_embd=768, n_layer=12, n_head=12, vocab_size=50257, n_positions=1024)
@@ -152,6 +161,24 @@ def bench_gpt2_generate(reference, model, repeats: int) -> dict:
                same_tokens=generated["ours"] == generated["theirs"])
 
 
+def llama_cpp_rows(folder: pathlib.Path, rows: list[dict], threads: int, repeats: int) -> list[dict]:
+    """attnkit's GPT-2 rows (already measured) against llama.cpp on the same weights."""
+    if llama_cpp.llama_bench() is None:
+        print(f"note: llama.cpp rows skipped: llama-bench is not built; {llama_cpp.BUILD_HINT}", file=sys.stderr)
+        return []
+    gguf = llama_cpp.convert_gpt2(folder)
+    peer = llama_cpp.bench(gguf, threads, prompt=512, generate=64, repeats=repeats)
+    out = []
+    for r in rows:
+        if r["case"].startswith("gpt2-124M prompt") and "prompt_ms" in peer:
+            out.append(row("gpt2-124M prompt 512 f32 vs llama.cpp", r["attnkit_ms"], peer["prompt_ms"],
+                           peer="llama.cpp"))
+        if r["case"].startswith("gpt2-124M generate") and "generate_ms_per_token" in peer:
+            out.append(row("gpt2-124M generate f32 vs llama.cpp (ms/token)", r["attnkit_ms"],
+                           peer["generate_ms_per_token"], peer="llama.cpp"))
+    return out
+
+
 CASES = ("minilm", "gpt2-prompt", "gpt2-generate")
 
 
@@ -175,6 +202,7 @@ def main() -> int:
                 rows.append(bench_gpt2_prompt(reference, model, args.repeats))
             if "gpt2-generate" in args.cases:
                 rows.append(bench_gpt2_generate(reference, model, args.repeats))
+            rows.extend(llama_cpp_rows(pathlib.Path(folder), rows, args.threads, args.repeats))
 
     print_machine(args.threads)
     print(f"threads {args.threads}, medians of {args.repeats}")
