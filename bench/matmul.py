@@ -66,6 +66,11 @@ CASES = [
     # Attention scores and context per head: 12 heads, 512 tokens, head dim 64.
     Case("attn scores q @ k^T", (12, 512, 64), (12, 64, 512)),
     Case("attn context p @ v", (12, 512, 512), (12, 512, 64)),
+    # A decoding step: one row (or a few sequences' rows) through GPT-2's
+    # weights, which are read once per token.
+    Case("decode mlp up, 1 row", (1, 768), (768, 3072)),
+    Case("decode mlp up, 4 rows", (4, 768), (768, 3072)),
+    Case("decode lm head x @ W^T", (1, 768), (50257, 768), b_transposed=True),
 ]
 
 

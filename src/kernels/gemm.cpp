@@ -1,5 +1,6 @@
 #include "kernels/gemm.h"
 #include "kernels/gemv.h"
+#include "kernels/scratch_buffer.h"
 
 #include <omp.h>
 
@@ -8,7 +9,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <memory>
 
 #include <immintrin.h>
 
@@ -319,22 +319,13 @@ MicroKernel pick_micro_kernel() {
   return active_isa() >= Isa::Avx2 ? micro_kernel_avx2 : micro_kernel_scalar;
 }
 
-// 64-byte aligned scratch, grown on demand and kept per thread (packing
-// buffers are reused across calls: no allocation on the hot path).
-float* scratch(std::unique_ptr<float, decltype(&std::free)>& buffer, size_t& capacity, size_t floats) {
-  if (floats > capacity) {
-    size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
-    buffer.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
-    if (!buffer) throw std::bad_alloc();
-    capacity = floats;
-  }
-  return buffer.get();
-}
+// At least `floats` floats of `buffer`, 64-byte aligned.
+float* scratch(ScratchBuffer& buffer, size_t floats) { return static_cast<float*>(buffer.get(floats * sizeof(float))); }
 
+// Kept per thread: packing buffers are reused across calls (no allocation on
+// the hot path).
 struct PackBuffers {
-  std::unique_ptr<float, decltype(&std::free)> a{nullptr, &std::free};
-  std::unique_ptr<float, decltype(&std::free)> b{nullptr, &std::free};
-  size_t a_capacity = 0, b_capacity = 0;
+  ScratchBuffer a, b;
 };
 
 PackBuffers& thread_buffers() {
@@ -448,8 +439,8 @@ void gemm_blocked(const GemmArgs& g, int member, int team_size, PackTarget pack)
 // A lone thread's GEMM with its own reusable buffers.
 void gemm_alone(const GemmArgs& g) {
   PackBuffers& buffers = thread_buffers();
-  PackTarget pack{scratch(buffers.b, buffers.b_capacity, packed_b_floats(g)),
-                  reads_a_in_place(g) ? nullptr : scratch(buffers.a, buffers.a_capacity, packed_a_floats(g))};
+  PackTarget pack{scratch(buffers.b, packed_b_floats(g)),
+                  reads_a_in_place(g) ? nullptr : scratch(buffers.a, packed_a_floats(g))};
   gemm_blocked(g, 0, 1, pack);
 }
 
@@ -490,11 +481,10 @@ void gemm(const GemmArgs& g) {
     // is packed once. Buffers are allocated here, outside the parallel
     // region, where an allocation failure can still be thrown.
     PackBuffers& buffers = thread_buffers();
-    float* bp = scratch(buffers.b, buffers.b_capacity, packed_b_floats(g));
+    float* bp = scratch(buffers.b, packed_b_floats(g));
     const size_t a_floats = reads_a_in_place(g) ? 0 : packed_a_floats(g);
-    std::unique_ptr<float, decltype(&std::free)> a_all(nullptr, &std::free);
-    size_t a_capacity = 0;
-    float* ap = a_floats ? scratch(a_all, a_capacity, a_floats * threads) : nullptr;
+    ScratchBuffer a_all;  // every member's packed A, for this call only
+    float* ap = a_floats ? scratch(a_all, a_floats * threads) : nullptr;
 #pragma omp parallel num_threads(threads)
     {
       const int id = omp_get_thread_num();

@@ -36,9 +36,11 @@ void gemm_reference(const GemmArgs& args);
 
 // Which GEMM matmul runs. Auto (the default) chooses by shape class:
 //   - products of at most kGemvMaxRows rows (a decoding step) run on
-//     attnkit's gemv, which streams B once: on a Zen 4 with AVX-512, 2
-//     threads, 1x768 @ 768x3072 takes 70 µs there against 290-320 µs on
-//     oneDNN's brgemm, and the 4-row product 220-250 against 330-400 µs;
+//     attnkit's gemv, which streams B once (bench/matmul.py on a Zen 4 with
+//     AVX-512, 2 threads: 1x768 @ 768x3072 0.074 ms against oneDNN's 0.115,
+//     the tied LM head 1x768 @ 50257x768^T 6.2 against 6.7 ms; 4 rows 0.14
+//     against 0.13 ms, a draw), and GPT-2 decoding (bench/models.py) went
+//     from 24-25 to 19-20 ms/token;
 //   - the rest run on oneDNN's brgemm on CPUs with AVX-512F (~86 % of the
 //     AVX-512 peak) and on attnkit's own GEMM elsewhere.
 // The environment variable ATTNKIT_GEMM=attnkit|onednn forces one backend

@@ -16,18 +16,25 @@
 
 namespace attnkit::kernels {
 
+namespace detail {
+// body(t), keeping the first exception for the caller instead of letting it
+// leave the parallel region.
+template <typename Body>
+void run_task(Body& body, int64_t t, std::exception_ptr& failure) {
+  try {
+    body(t);
+  } catch (...) {
+#pragma omp critical(attnkit_parallel_tasks_failure)
+    failure = std::current_exception();
+  }
+}
+}  // namespace detail
+
 template <typename Body>
 void parallel_tasks(int64_t tasks, Body body) {
   std::exception_ptr failure;
 #pragma omp parallel for schedule(dynamic, 1) if (tasks > 1)
-  for (int64_t t = 0; t < tasks; ++t) {
-    try {
-      body(t);
-    } catch (...) {
-#pragma omp critical(attnkit_parallel_tasks_failure)
-      failure = std::current_exception();
-    }
-  }
+  for (int64_t t = 0; t < tasks; ++t) detail::run_task(body, t, failure);
   if (failure) std::rethrow_exception(failure);
 }
 
@@ -35,14 +42,7 @@ template <typename Body>
 void parallel_tasks_round_robin(int64_t tasks, Body body) {
   std::exception_ptr failure;
 #pragma omp parallel for schedule(static, 1) if (tasks > 1)
-  for (int64_t t = 0; t < tasks; ++t) {
-    try {
-      body(t);
-    } catch (...) {
-#pragma omp critical(attnkit_parallel_tasks_failure)
-      failure = std::current_exception();
-    }
-  }
+  for (int64_t t = 0; t < tasks; ++t) detail::run_task(body, t, failure);
   if (failure) std::rethrow_exception(failure);
 }
 
